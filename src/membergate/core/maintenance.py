@@ -1,0 +1,49 @@
+"""Periodic upkeep that the background worker runs beside its tasks.
+
+Apps register jobs in their `jobs` module with ``@periodic(minutes)``; each
+worker runs the jobs that are due. Jobs must be safe to run in several
+workers at once: delete in small batches, claim rows with
+``select_for_update(skip_locked=True)``.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import close_old_connections
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Job:
+    function: Callable[[], object]
+    every_seconds: float
+    next_run: float = field(default=0.0)
+
+
+JOBS: list[Job] = []
+
+
+def periodic(minutes: float) -> Callable[[Callable[[], object]], Callable[[], object]]:
+    def register(function: Callable[[], object]) -> Callable[[], object]:
+        JOBS.append(Job(function, minutes * 60))
+        return function
+
+    return register
+
+
+def run_due_jobs(now: float | None = None) -> None:
+    now = time.monotonic() if now is None else now
+    for job in JOBS:
+        if job.next_run > now:
+            continue
+        job.next_run = now + job.every_seconds
+        close_old_connections()
+        try:
+            job.function()
+        except Exception:
+            # One failing job must not stop the others or the worker; it is
+            # tried again at its next turn.
+            logger.exception("maintenance job %s failed", job.function.__qualname__)

@@ -1,0 +1,74 @@
+import logging
+import threading
+from argparse import ArgumentParser
+from typing import Any
+
+from django.apps import apps
+from django.core.management.base import BaseCommand
+from django.utils.crypto import get_random_string
+from django.utils.module_loading import module_has_submodule
+from django_tasks_db.management.commands.db_worker import Worker
+
+from membergate.core import maintenance
+
+logger = logging.getLogger(__name__)
+
+
+def _load_periodic_jobs() -> None:
+    """Import each app's `jobs` module so its periodic jobs register."""
+    for config in apps.get_app_configs():
+        if config.name.startswith("membergate.") and module_has_submodule(
+            config.module, "jobs"
+        ):
+            __import__(f"{config.name}.jobs")
+
+
+class Command(BaseCommand):
+    help = "Run a background worker: sends emails and does periodic upkeep."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument(
+            "--interval",
+            type=float,
+            default=0.5,
+            help="seconds to wait between polls of an empty queue (default 0.5)",
+        )
+        parser.add_argument(
+            "--batch",
+            action="store_true",
+            help="run the tasks that are due, then exit",
+        )
+
+    def handle(self, *args: Any, interval: float, batch: bool, **options: Any) -> None:
+        _load_periodic_jobs()
+        worker_id = get_random_string(32)
+        worker = Worker(
+            queue_names=["*"],
+            interval=interval,
+            batch=batch,
+            backend_name="default",
+            startup_delay=not batch,
+            max_tasks=None,
+            worker_id=worker_id,
+            excluded_queue_names=[],
+        )
+        if not batch:
+            stop = threading.Event()
+            thread = threading.Thread(
+                target=self.run_jobs, args=(stop,), name="maintenance", daemon=True
+            )
+            thread.start()
+        logger.info("worker %s started", worker_id)
+        worker.configure_signals()
+        try:
+            worker.run()
+        finally:
+            if not batch:
+                stop.set()
+        logger.info("worker %s stopped", worker_id)
+
+    @staticmethod
+    def run_jobs(stop: threading.Event) -> None:
+        while not stop.is_set():
+            maintenance.run_due_jobs()
+            stop.wait(5)

@@ -1,0 +1,168 @@
+"""Changes to members and their grants, shared by the API, admin and CLI.
+
+Callers run these inside ``transaction.atomic()``: a request's changes are
+applied whole or not at all.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth.hashers import make_password
+from django.db import IntegrityError, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from membergate.apikeys.models import ApiKey
+from membergate.members.models import Grant, Member, Membership
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change: an API key, a site owner, or neither (the CLI)."""
+
+    api_key: ApiKey | None = None
+    user: Member | None = None
+
+
+class UnknownMemberships(Exception):
+    """Some ids name no membership that can be granted."""
+
+    def __init__(self, ids: Sequence[int]) -> None:
+        super().__init__(f"unknown or archived memberships: {list(ids)}")
+        self.ids = list(ids)
+
+
+def resolve_memberships(ids: Iterable[int]) -> list[Membership]:
+    """Return the grantable memberships with these ids, in the order given.
+
+    Raise UnknownMemberships naming every id that is missing or archived.
+    """
+    wanted = list(dict.fromkeys(ids))
+    found = Membership.objects.grantable().in_bulk(wanted)
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        raise UnknownMemberships(missing)
+    return [found[i] for i in wanted]
+
+
+def upsert_member(
+    email: str, first_name: str = "", last_name: str = ""
+) -> tuple[Member, bool]:
+    """Find the member with this normalized email or create them.
+
+    Return the member, locked for this transaction, and whether they were
+    created. Non-empty names overwrite the stored ones; empty ones never
+    blank them.
+    """
+    try:
+        # A savepoint, so that losing the race to a concurrent create of the
+        # same address leaves the outer transaction usable.
+        with transaction.atomic():
+            member = Member.objects.create(
+                email=email,
+                first_name=first_name,
+                last_name=last_name,
+                password=make_password(None),
+            )
+        return member, True
+    except IntegrityError:
+        member = Member.objects.select_for_update().get(email=email)
+
+    changed = [
+        field
+        for field, value in (("first_name", first_name), ("last_name", last_name))
+        if value and getattr(member, field) != value
+    ]
+    for field in changed:
+        setattr(member, field, first_name if field == "first_name" else last_name)
+    if changed:
+        member.save(update_fields=changed)
+    return member, False
+
+
+def lock_member(email: str) -> Member | None:
+    """The member with this normalized email, locked, or None."""
+    return Member.objects.select_for_update().filter(email=email).first()
+
+
+def grant_memberships(
+    member: Member,
+    memberships: Sequence[Membership],
+    actor: Actor,
+    now: datetime | None = None,
+) -> list[int]:
+    """Grant each membership the member does not hold actively.
+
+    Active grants stay as they are; an expired one is closed and a fresh one
+    opened. Return the ids of the memberships granted.
+    """
+    now = now or timezone.now()
+    open_grants = {
+        grant.membership_id: grant
+        for grant in member.grants.open().filter(membership__in=memberships)
+    }
+    expired = []
+    new = []
+    for membership in memberships:
+        grant = open_grants.get(membership.pk)
+        if grant is not None and grant.is_active(now):
+            continue
+        if grant is not None:
+            expired.append(grant.pk)
+        new.append(
+            Grant(
+                member=member,
+                membership=membership,
+                granted_at=now,
+                expires_at=membership.expires_at_for(now),
+                granted_by_key=actor.api_key,
+                granted_by_user=actor.user,
+            )
+        )
+    if expired:
+        # Closed before the new rows go in: one open grant per membership.
+        Grant.objects.filter(pk__in=expired).update(
+            revoked_at=now, revoked_by_key=actor.api_key, revoked_by_user=actor.user
+        )
+    Grant.objects.bulk_create(new)
+    return [grant.membership_id for grant in new]
+
+
+def revoke_memberships(
+    member: Member,
+    memberships: Sequence[Membership],
+    actor: Actor,
+    now: datetime | None = None,
+) -> list[int]:
+    """Revoke the member's active grants of these memberships.
+
+    A grant that has already expired is closed too but not reported, since
+    it gave no access. Return the ids of the memberships revoked.
+    """
+    now = now or timezone.now()
+    grants = list(member.grants.open().filter(membership__in=memberships))
+    if not grants:
+        return []
+    Grant.objects.filter(pk__in=[g.pk for g in grants]).update(
+        revoked_at=now, revoked_by_key=actor.api_key, revoked_by_user=actor.user
+    )
+    revoked = {g.membership_id for g in grants if g.is_active(now)}
+    return [m.pk for m in memberships if m.pk in revoked]
+
+
+def active_member_counts(now: datetime | None = None) -> dict[int, int]:
+    """Members holding each membership now, by membership id."""
+    rows = (
+        Grant.objects.active(now)
+        .values_list("membership_id")
+        .annotate(members=Count("id"))
+        .order_by()
+    )
+    return dict(rows)
+
+
+def active_grants(member: Member, now: datetime | None = None) -> list[Grant]:
+    return list(
+        member.grants.active(now).select_related("membership").order_by("membership_id")
+    )

@@ -1,0 +1,185 @@
+"""Django settings for Membergate, read from the environment.
+
+The README lists every variable; ``membergate.conf`` refuses bad values.
+"""
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from membergate import conf
+
+DATA_DIR = Path(conf.env_str("MEMBERGATE_DATA_DIR", "data")).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+SECRET_KEY = conf.env_secret("SECRET_KEY", DATA_DIR / "secret_key")
+DEBUG = conf.env_bool("MEMBERGATE_DEBUG", False)
+
+# The public address, used in emails and on the API settings page. `serve`
+# fills it in from its --host and --port when the operator has not.
+BASE_URL = conf.env_base_url("MEMBERGATE_BASE_URL") or "http://localhost:8000"
+_base = urlsplit(BASE_URL)
+BEHIND_HTTPS = _base.scheme == "https"
+
+ALLOWED_HOSTS = conf.env_list("MEMBERGATE_ALLOWED_HOSTS", ["*"])
+CSRF_TRUSTED_ORIGINS = [f"{_base.scheme}://{_base.netloc}"]
+SITE_NAME = conf.env_str("MEMBERGATE_SITE_NAME", "Membergate")
+
+INSTALLED_APPS = [
+    "membergate.core",
+    "membergate.members",
+    "membergate.apikeys",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_tasks_db",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "membergate.urls"
+WSGI_APPLICATION = "membergate.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database() -> dict[str, object]:
+    url = conf.env_str("DATABASE_URL", "")
+    if not url:
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(DATA_DIR / "membergate.sqlite3"),
+            "OPTIONS": {
+                # BEGIN IMMEDIATE takes the write lock when a transaction
+                # starts, so two writers queue on the busy timeout instead of
+                # one failing with "database is locked" when it upgrades a
+                # read lock mid-transaction.
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+                # synchronous=FULL: a commit is on disk before the answer
+                # leaves, so a 2xx survives a power loss.
+                "init_command": (
+                    "PRAGMA journal_mode=WAL;"
+                    "PRAGMA synchronous=FULL;"
+                    "PRAGMA foreign_keys=ON;"
+                    "PRAGMA cache_size=-32000;"
+                ),
+            },
+        }
+    if not url.startswith(("postgres://", "postgresql://")):
+        raise ImproperlyConfigured(
+            "DATABASE_URL must start with postgres:// or postgresql://"
+        )
+    db = dict(dj_database_url.parse(url, conn_max_age=600, conn_health_checks=True))
+    db["ENGINE"] = "django.db.backends.postgresql"
+    return db
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "members.Member"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"
+    },
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
+
+MAILERS = conf.mailers("EMAIL_URL", DATA_DIR)
+DEFAULT_FROM_EMAIL = conf.env_str(
+    "MEMBERGATE_FROM_EMAIL", f"{SITE_NAME} <noreply@{_base.hostname}>"
+)
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = conf.env_str("MEMBERGATE_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+# Static files are served straight from the installed apps, so a fresh
+# install needs no collectstatic step.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+SESSION_COOKIE_SECURE = BEHIND_HTTPS
+CSRF_COOKIE_SECURE = BEHIND_HTTPS
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if BEHIND_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = conf.env_int(
+        "MEMBERGATE_HSTS_SECONDS", 31536000, minimum=0, maximum=63072000
+    )
+
+# The API accepts bodies up to 64 KiB; Django's own limit sits just above so
+# the API can answer 413 itself.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 128 * 1024
+
+LOG_FORMAT = conf.env_choice("LOG_FORMAT", "text", ("text", "json"))
+LOG_LEVEL = conf.env_choice(
+    "MEMBERGATE_LOG_LEVEL", "info", ("debug", "info", "warning", "error")
+).upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "membergate.core.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT},
+    },
+    "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+    },
+}

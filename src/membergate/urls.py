@@ -1,0 +1,9 @@
+from django.contrib import admin
+from django.urls import path
+
+from membergate.core import views as core_views
+
+urlpatterns = [
+    path("health", core_views.health, name="health"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,126 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from membergate.members.models import Grant, Membership
+from membergate.members.services import (
+    Actor,
+    UnknownMemberships,
+    active_grants,
+    grant_memberships,
+    resolve_memberships,
+    revoke_memberships,
+    upsert_member,
+)
+
+NOW = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
+
+
+def test_the_database_refuses_a_second_open_grant(member, make_membership):
+    gold = make_membership("Gold")
+    Grant.objects.create(member=member, membership=gold)
+    with (
+        pytest.raises(IntegrityError),
+        transaction.atomic(),
+        connection.cursor() as cur,
+    ):
+        cur.execute(
+            "INSERT INTO members_grant (member_id, membership_id, granted_at)"
+            " VALUES (%s, %s, CURRENT_TIMESTAMP)",
+            [member.pk, gold.pk],
+        )
+    assert Grant.objects.count() == 1
+
+
+def test_a_revoked_grant_stays_as_history_beside_a_new_one(member, make_membership):
+    gold = make_membership("Gold")
+    grant_memberships(member, [gold], Actor(), now=NOW)
+    revoke_memberships(member, [gold], Actor(), now=NOW + timedelta(days=1))
+    grant_memberships(member, [gold], Actor(), now=NOW + timedelta(days=2))
+
+    grants = list(Grant.objects.order_by("granted_at"))
+    assert [(g.revoked_at is None) for g in grants] == [False, True]
+
+
+def test_an_archived_membership_cannot_be_granted(member, make_membership):
+    gold = make_membership("Gold", archived_at=timezone.now())
+    silver = make_membership("Silver")
+    with pytest.raises(UnknownMemberships) as caught:
+        resolve_memberships([silver.pk, gold.pk, 999])
+    assert caught.value.ids == [gold.pk, 999]
+
+
+def test_granting_leaves_active_grants_as_they_are(api_key, member, make_membership):
+    gold, silver = make_membership("Gold"), make_membership("Silver")
+    key, _ = api_key
+    assert grant_memberships(member, [gold], Actor(api_key=key), now=NOW) == [gold.pk]
+
+    added = grant_memberships(
+        member, [gold, silver], Actor(), now=NOW + timedelta(hours=1)
+    )
+
+    assert added == [silver.pk]
+    first = Grant.objects.get(membership=gold)
+    assert (first.granted_at, first.granted_by_key) == (NOW, key)
+
+
+def test_an_expired_grant_is_closed_and_granted_afresh(member, make_membership):
+    trial = make_membership("Trial", duration="days", duration_count=7)
+    grant_memberships(member, [trial], Actor(), now=NOW)
+
+    later = NOW + timedelta(days=8)
+    assert active_grants(member, later) == []
+    assert grant_memberships(member, [trial], Actor(), now=later) == [trial.pk]
+
+    (current,) = active_grants(member, later)
+    assert current.expires_at == later + timedelta(days=7)
+    assert Grant.objects.filter(revoked_at=later).count() == 1
+
+
+def test_revoking_reports_only_what_was_active(member, make_membership):
+    gold, silver = make_membership("Gold"), make_membership("Silver")
+    grant_memberships(member, [gold], Actor(), now=NOW)
+    assert revoke_memberships(member, [gold, silver], Actor(), now=NOW) == [gold.pk]
+    assert revoke_memberships(member, [gold], Actor(), now=NOW) == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"duration": "lifetime"}, None),
+        (
+            {"duration": "weeks", "duration_count": 2},
+            datetime(2026, 2, 14, 12, tzinfo=UTC),
+        ),
+        (
+            {"duration": "months", "duration_count": 1},
+            datetime(2026, 2, 28, 12, tzinfo=UTC),
+        ),
+        (
+            {"duration": "years", "duration_count": 1},
+            datetime(2027, 1, 31, 12, tzinfo=UTC),
+        ),
+    ],
+)
+def test_access_durations(fields, expected):
+    assert Membership(title="x", **fields).expires_at_for(NOW) == expected
+
+
+def test_the_database_refuses_a_counted_duration_without_a_count(db):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Membership.objects.create(title="Broken", duration="months")
+
+
+def test_upsert_finds_the_member_and_keeps_names_it_is_not_given(member):
+    found, created = upsert_member(member.email, first_name="", last_name="Lovelace")
+    assert not created
+    found.refresh_from_db()
+    assert (found.first_name, found.last_name) == ("Ada", "Lovelace")
+
+
+def test_upsert_creates_a_member_without_a_usable_password(db):
+    created_member, created = upsert_member("new@example.com", "New", "")
+    assert created
+    assert not created_member.has_usable_password()

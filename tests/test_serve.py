@@ -1,0 +1,99 @@
+import os
+import signal
+import subprocess
+import time
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def children_of(pid: int) -> list[int]:
+    result = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(pid)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return [int(p) for p in result.stdout.split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = subprocess.run(
+        ["ps", "-o", "stat=", "-p", str(pid)],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return bool(state) and not state.startswith("Z")
+
+
+def test_the_first_run_prints_a_working_admin_login_and_api_key(service):
+    service.start()
+    assert service.admin_email == "admin@localhost"
+    assert service.api_key.startswith("mg_")
+    assert f"{service.base_url}/admin/" in service.output
+
+    with httpx.Client(base_url=service.base_url) as client:
+        login = client.get("/admin/login/")
+        answer = client.post(
+            "/admin/login/?next=/admin/",
+            data={
+                "username": service.admin_email,
+                "password": service.admin_password,
+                "csrfmiddlewaretoken": login.cookies["csrftoken"],
+            },
+        )
+        assert answer.status_code == 302
+        assert answer.headers["location"] == "/admin/"
+        assert client.get("/admin/").status_code == 200
+
+    listed = service.membergate("apikey", "list").stdout
+    assert "default" in listed
+    assert service.api_key not in listed
+
+
+def test_a_second_start_prints_no_credentials(service):
+    service.start()
+    service.stop()
+    service.port += 0
+    service.start()
+    assert service.output.count("admin password") == 1
+
+
+def test_health_answers_while_the_database_works(service):
+    service.start()
+    answer = httpx.get(f"{service.base_url}/health")
+    assert (answer.status_code, answer.json()) == (200, {"status": "ok"})
+
+
+def test_sigterm_stops_serve_quickly_and_leaves_no_process(service):
+    service.start()
+    assert service.process is not None
+    children = children_of(service.process.pid)
+    assert len(children) == 2  # the HTTP server and the worker
+    grandchildren = [g for c in children for g in children_of(c)]
+
+    started = time.monotonic()
+    assert service.stop(signal.SIGTERM) == 0
+    assert time.monotonic() - started < 5
+    time.sleep(0.5)
+    assert [pid for pid in children + grandchildren if alive(pid)] == []
+
+
+def test_serve_stops_with_its_children_when_killed(service):
+    """Even SIGKILL on `serve` leaves no server or worker behind."""
+    service.start()
+    assert service.process is not None
+    children = children_of(service.process.pid)
+
+    service.stop(signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [pid for pid in children if alive(pid)] == []
