@@ -1,9 +1,11 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from membergate.core import views as core_views
 
 urlpatterns = [
     path("health", core_views.health, name="health"),
     path("admin/", admin.site.urls),
+    path("account/", include("membergate.accounts.urls")),
+    path("", include("membergate.api.urls")),
 ]
