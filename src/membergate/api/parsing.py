@@ -240,6 +240,12 @@ def _parse_multipart(content_type: str, body: bytes) -> list[tuple[str, str]]:
         message = BytesParser(policy=HTTP).parsebytes(header + body)
     except Exception:
         raise broken from None
+    boundary = message.get_boundary()
+    if not boundary:
+        raise broken
+    # A form with no fields is only its closing boundary.
+    if body.strip() in (b"", f"--{boundary}--".encode("latin-1", "replace")):
+        return []
     if not message.is_multipart() or message.defects:
         raise broken
     pairs: list[tuple[str, str]] = []
