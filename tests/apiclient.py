@@ -40,8 +40,9 @@ class Api:
             kwargs["data"] = jsonlib.dumps(json)
             kwargs["content_type"] = "application/json"
         elif body is not None:
-            kwargs["data"] = body
-            kwargs["content_type"] = content_type or ""
+            return self.client.generic(
+                method, url, data=body, content_type=content_type or "", **kwargs
+            )
         elif data is not None:
             kwargs["data"] = data
             if content_type:

@@ -18,7 +18,7 @@ def silver(make_membership):
     return make_membership("Silver", duration="days", duration_count=30)
 
 
-def held(email):
+def held(email: str) -> list[int]:
     return sorted(
         Grant.objects.active()
         .filter(member__email=email)

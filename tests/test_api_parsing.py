@@ -21,12 +21,24 @@ JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 
 
-def command(query="", content_type="", body=b"", *, needs_memberships=False):
+def command(
+    query: str = "",
+    content_type: str = "",
+    body: bytes = b"",
+    *,
+    needs_memberships: bool = False,
+) -> Command:
     fields = read_fields(query, content_type, body)
     return parse_command(fields, needs_memberships=needs_memberships)
 
 
-def refusal(query="", content_type="", body=b"", *, needs_memberships=False):
+def refusal(
+    query: str = "",
+    content_type: str = "",
+    body: bytes = b"",
+    *,
+    needs_memberships: bool = False,
+) -> tuple[str, str | None]:
     with pytest.raises(ParseError) as caught:
         command(query, content_type, body, needs_memberships=needs_memberships)
     return caught.value.code, caught.value.field

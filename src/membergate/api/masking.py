@@ -78,6 +78,20 @@ def _spellings(secret: str) -> set[str]:
     }
 
 
+_JSON_MEMBER = re.compile(r'"([^"\\]{1,100})"(\s*:\s*)"((?:[^"\\]|\\.)*)"')
+
+
+def mask_json_members(text: str) -> str:
+    """Mask the string values of secret-named members in JSON text, even
+    text too broken to parse."""
+
+    def replace(match: re.Match[str]) -> str:
+        name, colon, _ = match.groups()
+        return f'"{name}"{colon}"{MASK}"' if is_secret_name(name) else match.group(0)
+
+    return _JSON_MEMBER.sub(replace, text)
+
+
 _PAIR = re.compile(r"(^|&)([^&=]*)=([^&]*)")
 
 

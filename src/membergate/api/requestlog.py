@@ -9,6 +9,7 @@ from membergate.api.masking import (
     field_secrets,
     header_secrets,
     mask_headers,
+    mask_json_members,
     mask_pairs,
     mask_text,
 )
@@ -77,6 +78,8 @@ def _masked_body(content_type: str, body: bytes | None, secrets: list[str]) -> s
     text = body.decode("utf-8", "replace")
     if media_type(content_type) == "application/x-www-form-urlencoded":
         text = mask_pairs(text)
+    elif "{" in text:
+        text = mask_json_members(text)
     return mask_text(text, secrets)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Router
+from ninja.openapi.schema import OpenAPISchema
 
 from membergate.api import openapi, pipeline
 from membergate.api.answers import Answer
@@ -124,8 +125,22 @@ def _build_router() -> Router:
     return router
 
 
+class _Api(NinjaAPI):
+    def get_openapi_schema(
+        self,
+        *,
+        path_prefix: str | None = None,
+        path_params: dict[str, Any] | None = None,
+    ) -> OpenAPISchema:
+        schema = super().get_openapi_schema(
+            path_prefix=path_prefix, path_params=path_params
+        )
+        schema["components"]["securitySchemes"] = openapi.SECURITY_SCHEMES
+        return schema
+
+
 def build_api(namespace: str, *, docs: bool) -> NinjaAPI:
-    api = NinjaAPI(
+    api = _Api(
         title="Membergate incoming API",
         version="1",
         description=(
@@ -136,7 +151,6 @@ def build_api(namespace: str, *, docs: bool) -> NinjaAPI:
         urls_namespace=namespace,
         docs_url="/docs" if docs else None,
         openapi_url="/openapi.json" if docs else None,
-        openapi_extra={"components": {"securitySchemes": openapi.SECURITY_SCHEMES}},
     )
     api.add_router("", _build_router())
     return api
