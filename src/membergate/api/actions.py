@@ -5,8 +5,10 @@ caller runs them inside the request's transaction.
 """
 
 import math
+from datetime import datetime
 
 from django.db.models import Prefetch
+from django.utils import timezone
 
 from membergate.api.answers import (
     Answer,
@@ -66,8 +68,9 @@ def _changed(
     removed: list[int],
     notified: bool,
     dry_run: bool,
+    grants: list[Grant] | None = None,
 ) -> Answer:
-    shown = member_out(member, active_grants(member))
+    shown = member_out(member, active_grants(member) if grants is None else grants)
     if dry_run and created:
         shown["id"] = None
     data = {
@@ -87,7 +90,8 @@ def create_member(command: Command, actor: Actor) -> Answer:
     member, created = upsert_member(
         command.email, command.first_name, command.last_name
     )
-    added = grant_memberships(member, memberships, actor)
+    now = timezone.now()
+    added = grant_memberships(member, memberships, actor, now)
     notify = created and command.notify
     if notify and not command.dry_run:
         enqueue_welcome_email(member)
@@ -98,6 +102,26 @@ def create_member(command: Command, actor: Actor) -> Answer:
         removed=[],
         notified=notify,
         dry_run=command.dry_run,
+        # A new member holds exactly what was just granted: no need to read
+        # it back.
+        grants=_granted(member, memberships, now) if created else None,
+    )
+
+
+def _granted(
+    member: Member, memberships: list[Membership], now: datetime
+) -> list[Grant]:
+    grants = [
+        Grant(
+            member=member,
+            membership=m,
+            granted_at=now,
+            expires_at=m.expires_at_for(now),
+        )
+        for m in memberships
+    ]
+    return sorted(
+        (g for g in grants if g.is_active(now)), key=lambda g: g.membership_id
     )
 
 
