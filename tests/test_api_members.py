@@ -266,3 +266,11 @@ def test_every_answer_has_a_request_id(api):
     assert refused["X-Request-ID"]
     ids = set(RequestLog.objects.values_list("request_id", flat=True))
     assert ids == {"zap-123.abc", made["X-Request-ID"], refused["X-Request-ID"]}
+
+
+def test_an_unknown_url_under_the_api_is_a_logged_404(api):
+    answer = api.post("/member", json={"email": "a@x.org"})
+    assert (answer.status_code, answer.json()["code"]) == (404, "rest_no_route")
+    assert Member.objects.count() == 0
+    entry = RequestLog.objects.get()
+    assert (entry.action, entry.status_code) == ("other", 404)

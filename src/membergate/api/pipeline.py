@@ -285,6 +285,13 @@ class _Undo(Exception):
 
 def _read(call: Call, action: str) -> Answer:
     try:
+        if action == Action.OTHER:
+            raise ApiError(
+                404,
+                "rest_no_route",
+                "No API endpoint has this URL and method. Check the URL against "
+                "the list on the admin's API settings page.",
+            )
         if action == Action.LIST_MEMBERSHIPS:
             return actions.list_memberships()
         if action == Action.LIST_MEMBERS:

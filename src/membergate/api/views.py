@@ -35,8 +35,8 @@ def _respond(answer: Answer, call: pipeline.Call) -> HttpResponse:
 
 
 def _endpoint(allowed: dict[str, str]) -> Callable[..., HttpResponse]:
-    def view(request: HttpRequest, **params: Any) -> HttpResponse:
-        answer, call = pipeline.serve(request, allowed, params.get("member_id"))
+    def view(request: HttpRequest) -> HttpResponse:
+        answer, call = pipeline.serve(request, allowed)
         return _respond(answer, call)
 
     return view
@@ -48,6 +48,11 @@ def _member_endpoint(allowed: dict[str, str]) -> Callable[..., HttpResponse]:
         return _respond(answer, call)
 
     return view
+
+
+def _unknown_endpoint(request: HttpRequest, rest: str) -> HttpResponse:
+    answer, call = pipeline.serve(request, dict.fromkeys(METHODS, Action.OTHER))
+    return _respond(answer, call)
 
 
 CREATE = {"POST": Action.CREATE_MEMBER, "PUT": Action.CREATE_MEMBER}
@@ -122,6 +127,13 @@ def _build_router() -> Router:
         hidden = [m for m in METHODS if m not in documented]
         router.add_api_operation(path, hidden, view, include_in_schema=False)
         router.add_api_operation(path + "/", METHODS, view, include_in_schema=False)
+    # Anything else under the base URL: a logged 404 in the API's own shape.
+    router.add_api_operation(
+        "/{path:rest}",
+        METHODS,
+        _unknown_endpoint,
+        include_in_schema=False,
+    )
     return router
 
 
