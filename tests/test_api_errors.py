@@ -182,3 +182,29 @@ def test_a_database_failure_is_an_error_answer_that_changes_nothing(
     assert Member.objects.count() == 0
     assert Membership.objects.count() == 1
     assert RequestLog.objects.get().status_code == 500
+
+
+@pytest.mark.slow
+def test_bodies_without_a_length_are_read_up_to_the_limit(service):
+    """Through the real server: chunked bodies, and a declared length."""
+    import httpx
+
+    service.start("--no-worker")
+    url = f"{service.base_url}/api/v1/members"
+    headers = {"X-API-Key": service.api_key, "Content-Type": "application/json"}
+
+    def chunks(body: bytes):
+        for start in range(0, len(body), 4096):
+            yield body[start : start + 4096]
+
+    small = httpx.post(url, content=chunks(b'{"email": "c@x.org"}'), headers=headers)
+    assert small.status_code == 201, small.text
+    big = b'{"email": "d@x.org", "pad": "' + b"x" * 70_000 + b'"}'
+    refused = httpx.post(url, content=chunks(big), headers=headers)
+    assert (refused.status_code, refused.json()["code"]) == (413, "payload_too_large")
+    declared = httpx.post(url, content=big, headers=headers)
+    assert declared.status_code == 413
+    listed = httpx.get(url, headers=headers).json()["data"]
+    emails = {m["email"] for m in listed["members"]}
+    assert "c@x.org" in emails
+    assert "d@x.org" not in emails
