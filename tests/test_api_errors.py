@@ -4,7 +4,7 @@ that nothing changed."""
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 
 from membergate.api.models import RequestLog
 from membergate.mail.models import Delivery
@@ -208,3 +208,15 @@ def test_bodies_without_a_length_are_read_up_to_the_limit(service):
     emails = {m["email"] for m in listed["members"]}
     assert "c@x.org" in emails
     assert "d@x.org" not in emails
+
+
+def test_an_unreachable_database_is_an_error_answer(api, monkeypatch):
+    from membergate.apikeys.models import ApiKey
+
+    def unreachable(secret):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(ApiKey, "authenticate", unreachable)
+    answer = api.get("/memberships")
+    assert (answer.status_code, answer.json()["code"]) == (500, "internal_error")
+    assert answer["X-Request-ID"]

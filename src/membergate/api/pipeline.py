@@ -143,14 +143,20 @@ def serve(
         request_id=_request_id(request),
         member_id=member_id,
     )
-    call.secret = _find_secret(call)
-    key = None
-    if call.secret and len(call.secret) <= MAX_KEY_LENGTH:
-        key = ApiKey.authenticate(call.secret)
-    if key is not None:
-        key.touch()
-        call.api_key = key
-    answer, _ = process(call, Actor(api_key=key), resent=False)
+    try:
+        call.secret = _find_secret(call)
+        key = None
+        if call.secret and len(call.secret) <= MAX_KEY_LENGTH:
+            key = ApiKey.authenticate(call.secret)
+        if key is not None:
+            key.touch()
+            call.api_key = key
+        answer, _ = process(call, Actor(api_key=key), resent=False)
+    except Exception:
+        # Only when even the error could not be logged: the database is
+        # most likely unreachable.
+        logger.exception("API call %s could not be served", call.request_id)
+        answer = _internal_error()
     return answer, call
 
 
@@ -163,14 +169,18 @@ def process(call: Call, actor: Actor, *, resent: bool) -> tuple[Answer, RequestL
         return answer, entry
     except Exception:
         logger.exception("API call %s to %s failed", call.request_id, call.action)
-    answer = ApiError(
+    answer = _internal_error()
+    with transaction.atomic():
+        entry = write_log(call, answer)
+    return answer, entry
+
+
+def _internal_error() -> Answer:
+    return ApiError(
         500,
         "internal_error",
         "Something went wrong on the server; nothing was changed. Try again later.",
     ).answer
-    with transaction.atomic():
-        entry = write_log(call, answer)
-    return answer, entry
 
 
 def _decide(call: Call, actor: Actor, *, resent: bool) -> Answer:
