@@ -1,10 +1,14 @@
 """Every refusal: its status and code, the contract's order of checks, and
 that nothing changed."""
 
+import json
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.db import OperationalError, connection
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from membergate.api.models import RequestLog
 from membergate.mail.models import Delivery
@@ -220,3 +224,47 @@ def test_an_unreachable_database_is_an_error_answer(api, monkeypatch):
     answer = api.get("/memberships")
     assert (answer.status_code, answer.json()["code"]) == (500, "internal_error")
     assert answer["X-Request-ID"]
+
+
+_junk = st.text(max_size=30)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    path=st.sampled_from(
+        ["/members", "/members/add-membership", "/members/remove-membership"]
+    ),
+    method=st.sampled_from(["POST", "PUT", "PATCH", "GET"]),
+    query=st.dictionaries(
+        st.sampled_from(["email", "memberships", "membership_id", "notify", "x"]),
+        _junk,
+        max_size=4,
+    ),
+    content_type=st.sampled_from(
+        ["", "application/json", "text/plain", "application/x-www-form-urlencoded",
+         "multipart/form-data; boundary=b", "application/xml", "APPLICATION/JSON; x=y"]
+    ),
+    body=st.binary(max_size=200)
+    | st.dictionaries(_junk, _junk | st.integers() | st.none(), max_size=4).map(
+        lambda d: json.dumps(d).encode()
+    ),
+)  # fmt: skip
+def test_no_input_gets_a_server_error(api, path, method, query, content_type, body):
+    before = snapshot()
+    answer = api.call(
+        method,
+        path,
+        query=urlencode(query),
+        body=body,
+        content_type=content_type,
+    )
+    assert answer.status_code < 500, answer.content
+    payload = answer.json()
+    if answer.status_code >= 400:
+        assert set(payload) == {"code", "message", "data"}
+        assert payload["data"]["status"] == answer.status_code
+        assert snapshot() == before
