@@ -80,6 +80,7 @@ class Call:
     _body: bytes | None = None
     _body_read: bool = False
     _fields: Fields | None = None
+    _refusal: ApiError | None = None
 
     @property
     def action(self) -> str:
@@ -97,27 +98,36 @@ class Call:
         return self._body
 
     def fields(self) -> Fields:
-        """The query's and body's fields, parsed once."""
+        """The query's and body's fields, parsed once (or refused once)."""
+        if self._refusal is not None:
+            raise self._refusal
         if self._fields is None:
-            body = self.body()
-            if body is None:
-                raise ApiError(
-                    413,
-                    "payload_too_large",
-                    f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.",
-                )
             try:
-                self._fields = read_fields(self.query_string, self.content_type, body)
-            except UnsupportedMediaType:
-                raise ApiError(
-                    415,
-                    "unsupported_media_type",
-                    "Send the fields as JSON, as a form (form-urlencoded or "
-                    "multipart) or in the URL's query string.",
-                ) from None
-            except ParseError as error:
-                raise _bad_input(error) from None
+                self._fields = self._read_fields()
+            except ApiError as refusal:
+                self._refusal = refusal
+                raise
         return self._fields
+
+    def _read_fields(self) -> Fields:
+        body = self.body()
+        if body is None:
+            raise ApiError(
+                413,
+                "payload_too_large",
+                f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.",
+            )
+        try:
+            return read_fields(self.query_string, self.content_type, body)
+        except UnsupportedMediaType:
+            raise ApiError(
+                415,
+                "unsupported_media_type",
+                "Send the fields as JSON, as a form (form-urlencoded or "
+                "multipart) or in the URL's query string.",
+            ) from None
+        except ParseError as error:
+            raise _bad_input(error) from None
 
     def parsed_fields(self) -> Fields:
         """The fields if they could be read, else none (for the log)."""
