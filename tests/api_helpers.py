@@ -100,14 +100,14 @@ def send(
     # Set here rather than left to the test client, which names a content
     # type only when there is a body; an empty one is what a server sees
     # when the sender sent none.
-    extra = {"REMOTE_ADDR": remote_addr, "CONTENT_TYPE": content_type or ""}
     return client.generic(
         method,
         url,
         data=body,
         content_type=content_type or "",
         headers=dict(headers or {}),
-        **extra,
+        REMOTE_ADDR=remote_addr,
+        CONTENT_TYPE=content_type or "",
     )
 
 
