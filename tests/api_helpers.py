@@ -142,6 +142,7 @@ def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
     """Check a WordPress REST error answer and return its body."""
     assert response.status_code == status, (response.status_code, response.content)
     body: dict[str, Any] = response.json()
+    assert set(body) == {"code", "message", "data"}, body
     assert body["code"] == code, body
     assert isinstance(body["message"], str)
     assert body["message"].strip(), body
