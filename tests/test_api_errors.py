@@ -530,7 +530,11 @@ def test_the_fields_are_checked_before_the_member_is_looked_up(client, ada, key)
         client,
         "/members/add-membership",
         key,
-        fields={"email": "nobody@example.com", "notify": "perhaps"},
+        fields={
+            "email": "nobody@example.com",
+            "membership_id": SILVER,
+            "notify": "perhaps",
+        },
     )
 
     body = assert_error(response, 400, "invalid_notify")
