@@ -125,15 +125,16 @@ def test_a_revoked_key_is_401_invalid_api_key(client, ada, api_key):
 
 
 @pytest.mark.parametrize(
-    "place", ["opm_api_key", "X-OPM-API-KEY", "X-API-Key", "Authorization"]
+    "place", ["opm_api_key", "X-OPM-API-KEY", "X-API-Key", "Bearer", "bearer"]
 )
 def test_a_good_key_is_accepted_in_each_place(client, known, key, place):
     query = f"email={EMAIL}"
     headers = {}
     if place == "opm_api_key":
         query += f"&opm_api_key={key}"
-    elif place == "Authorization":
-        headers[place] = f"Bearer {key}"
+    elif place.lower() == "bearer":
+        # The scheme of an Authorization header is case-insensitive.
+        headers["Authorization"] = f"{place} {key}"
     else:
         headers[place] = key
 
@@ -300,7 +301,10 @@ def test_json_content_types_match_in_any_case_and_with_parameters(
         ({"email": "not-an-address"}, "invalid_email", "email"),
         ({"email": "ada@"}, "invalid_email", "email"),
         ({"email": "ada lovelace@example.com"}, "invalid_email", "email"),
+        ({"email": "a" * 250 + "@example.com"}, "invalid_email", "email"),
+        ({"email": "ada\x00@example.com"}, "invalid_email", "email"),
         ({"email": EMAIL, "first_name": "A" * 151}, "invalid_name", "first_name"),
+        ({"email": EMAIL, "first_name": "Ad\x00a"}, "invalid_name", "first_name"),
         ({"email": EMAIL, "last_name": "L" * 151}, "invalid_name", "last_name"),
         ({"email": EMAIL, "notify": "maybe"}, "invalid_notify", "notify"),
         ({"email": EMAIL, "notify": "2"}, "invalid_notify", "notify"),
@@ -393,6 +397,24 @@ def test_unknown_memberships_on_create_are_400_listing_them_and_make_no_member(
     body = assert_error(response, 400, "unknown_membership")
     assert sorted(body["data"]["ids"]) == [998, 999]
     assert all(type(pk) is int for pk in body["data"]["ids"])
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "value", [2**63, [2**64 + 1], str(2**70), "99999999999999999999999"], ids=repr
+)
+def test_a_membership_id_too_large_for_the_database_is_400(client, ada, key, value):
+    before = snapshot()
+
+    response = send_fields(
+        client,
+        "/members/add-membership",
+        key,
+        fields={"email": EMAIL, "memberships": value},
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] in {"unknown_membership", "invalid_memberships"}
     assert snapshot() == before
 
 
