@@ -7,7 +7,7 @@ stay as they are, and PUT wherever POST works.
 
 import json
 from datetime import timedelta
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from django.utils import timezone
@@ -30,6 +30,16 @@ from tests.api_helpers import (
 )
 
 EMAIL = "ada.lovelace@example.com"
+BOUNDARY = "b0undary"
+
+
+def multipart(pairs: list[tuple[str, str]]) -> str:
+    parts = [
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"'
+        f"\r\n\r\n{value}\r\n"
+        for name, value in pairs
+    ]
+    return "".join(parts) + f"--{BOUNDARY}--\r\n"
 
 
 @pytest.fixture
@@ -128,14 +138,8 @@ def test_memberships_as_keys_take_every_listed_form(client, known, key, encoded,
     elif where == "form":
         body, content_type = pairs, "application/x-www-form-urlencoded"
     else:
-        boundary = "b0undary"
-        body = "".join(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"'
-            f"\r\n\r\n{value}\r\n"
-            for name, value in parse_qsl(pairs)
-        )
-        body += f"--{boundary}--\r\n"
-        content_type = f"multipart/form-data; boundary={boundary}"
+        body = multipart(parse_qsl(pairs))
+        content_type = f"multipart/form-data; boundary={BOUNDARY}"
 
     response = send(
         client,
@@ -314,3 +318,58 @@ def test_members_are_found_by_email_normalized_like_any_email(client, known, key
     assert data["total"] == 1
     assert [m["email"] for m in data["members"]] == [EMAIL]
     assert [m["id"] for m in data["members"][0]["memberships"]] == [GOLD]
+
+
+@pytest.mark.parametrize("where", ["json", "form", "query", "multipart"])
+def test_accented_names_arrive_whole_in_every_encoding(client, known, key, where):
+    first, last = "Zoë", "Ñúñez-Çelik"
+    encoded = urlencode({"email": EMAIL, "first_name": first, "last_name": last})
+    query, body, content_type = "", "", None
+    if where == "json":
+        body = json.dumps({"email": EMAIL, "first_name": first, "last_name": last})
+        content_type = "application/json"
+    elif where == "form":
+        body, content_type = encoded, "application/x-www-form-urlencoded"
+    elif where == "query":
+        query = encoded
+    else:
+        body = multipart(parse_qsl(encoded))
+        content_type = f"multipart/form-data; boundary={BOUNDARY}"
+
+    response = send(
+        client,
+        "POST",
+        f"{API}/members",
+        query=query,
+        body=body,
+        content_type=content_type,
+        headers={"X-API-Key": key},
+    )
+
+    member = assert_member_answer(response, 201, EMAIL)["member"]
+    assert (member["first_name"], member["last_name"]) == (first, last)
+    stored = Member.objects.get(email=EMAIL)
+    assert (stored.first_name, stored.last_name) == (first, last)
+
+
+def test_a_multipart_body_with_a_file_still_gives_its_fields(client, known, key):
+    # Webhooks by Zapier sends multipart when its File field is set.
+    body = multipart([("email", EMAIL), ("memberships", "1,3")])
+    body = body.removesuffix(f"--{BOUNDARY}--\r\n") + (
+        f"--{BOUNDARY}\r\n"
+        'Content-Disposition: form-data; name="file"; filename="receipt.pdf"\r\n'
+        "Content-Type: application/pdf\r\n\r\n%PDF-1.4 fake\r\n"
+        f"--{BOUNDARY}--\r\n"
+    )
+
+    response = send(
+        client,
+        "POST",
+        f"{ALIAS}/members",
+        body=body,
+        content_type=f"multipart/form-data; boundary={BOUNDARY}",
+        headers={"X-API-Key": key},
+    )
+
+    data = assert_member_answer(response, 201, EMAIL)
+    assert sorted(data["memberships_added"]) == [GOLD, BRONZE]
