@@ -10,7 +10,6 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
@@ -22,9 +21,10 @@ pytestmark = pytest.mark.slow
 PARALLEL = 30
 
 
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[Service]:
-    with Service(tmp_path / "data") as service:
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """One server for the module; each test uses its own emails and memberships."""
+    with Service(tmp_path_factory.mktemp("live") / "data") as service:
         service.start("--workers", "2", "--threads", "8", "--no-worker")
         yield service
 
@@ -157,3 +157,31 @@ def test_failed_keys_are_limited_per_address_across_server_processes(live):
     assert answers[30].status_code == 429, answers[30].text
     assert answers[30].json()["code"] == "rate_limited"
     assert int(answers[30].headers["Retry-After"]) > 0
+
+
+def test_parallel_retries_with_one_idempotency_key_apply_once(live):
+    url = f"{live.base_url}/api/v1/members"
+    headers = {
+        "X-API-Key": live.api_key,
+        "Content-Type": "application/json",
+        "Idempotency-Key": "zap-run-42",
+    }
+    body = json.dumps({"email": "retried@example.com", "notify": "1"})
+
+    answers = all_at_once(
+        lambda client, _: client.post(url, content=body, headers=headers), n=10
+    )
+
+    assert {a.status_code for a in answers} <= {200, 201}, unexpected(answers, 200, 201)
+    originals = [
+        a
+        for a in answers
+        if a.status_code == 201 and "Idempotent-Replayed" not in a.headers
+    ]
+    assert len(originals) == 1
+    where = "email='retried@example.com'"
+    assert count_in_database(live, f"Member.objects.filter({where}).count()") == 1
+    assert (
+        count_in_database(live, f"Delivery.objects.filter(member__{where}).count()")
+        == 1
+    )
