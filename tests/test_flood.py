@@ -14,6 +14,7 @@ def test_a_wrong_key_flood_is_limited_and_other_senders_go_on(service):
     url = f"{service.base_url}/api/v1/memberships"
     stop = threading.Event()
     flood_answers: list[int] = []
+    retry_after: list[str] = []
 
     def flood() -> None:
         with httpx.Client(timeout=5) as client:
@@ -21,7 +22,7 @@ def test_a_wrong_key_flood_is_limited_and_other_senders_go_on(service):
                 answer = client.get(url, params={"opm_api_key": "mg_guessing"})
                 flood_answers.append(answer.status_code)
                 if answer.status_code == 429:
-                    assert int(answer.headers["Retry-After"]) >= 1
+                    retry_after.append(answer.headers.get("Retry-After", ""))
 
     flooders = [threading.Thread(target=flood) for _ in range(3)]
     for thread in flooders:
@@ -39,8 +40,11 @@ def test_a_wrong_key_flood_is_limited_and_other_senders_go_on(service):
         for thread in flooders:
             thread.join()
 
-    assert flood_answers.count(401) <= 30
+    # 30 failures a minute by default; a run that straddles the turn of a
+    # minute may see two windows' worth.
+    assert flood_answers.count(401) <= 60
     assert flood_answers.count(429) > 0
+    assert all(value.isdigit() and int(value) >= 1 for value in retry_after)
     assert set(flood_answers) <= {401, 429}
     assert len(good) > 10
     assert set(good) == {200}
