@@ -88,7 +88,7 @@ def stored_members(service: Service) -> dict[str, int]:
         "g=Count('grants', filter=Q(grants__revoked_at__isnull=True)))\n"
         "for m in rows: print(m.email, m.g)\n"
     )
-    out = service.membergate("manage", "shell", "-c", script).stdout
+    out = service.membergate("manage", "shell", "--verbosity", "0", "-c", script).stdout
     return {
         email: int(count)
         for email, count in (line.split() for line in out.splitlines())
@@ -96,11 +96,11 @@ def stored_members(service: Service) -> dict[str, int]:
 
 
 def test_every_answered_create_survives_sigkill_of_the_whole_service(service):
+    service.start()
+    assert service.process is not None
     first = service.membergate("membership", "create", "--title", "Gold")
     second = service.membergate("membership", "create", "--title", "Silver")
     ids = f"{first.stdout.split()[-1]},{second.stdout.split()[-1]}"
-    service.start()
-    assert service.process is not None
 
     with Load(service, ids) as load:
         time.sleep(3)
