@@ -43,6 +43,12 @@ INSTALLED_APPS = [
     "django_tasks_db",
 ]
 
+# POST /bench/insert, the write ceiling `bench/run.py` measures against; never
+# on in production, so its app and table exist only where it is.
+BENCH_ENDPOINTS = conf.env_bool("MEMBERGATE_BENCH_ENDPOINTS", False)
+if BENCH_ENDPOINTS:
+    INSTALLED_APPS.append("membergate.benchmark")
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
