@@ -1,16 +1,15 @@
 """How fast `membergate worker` delivers welcome emails to an SMTP server."""
 
 import asyncio
-import json
 import subprocess
 import threading
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from aiosmtpd.controller import Controller
 
 from bench.service import MEMBERGATE, Server, free_port
@@ -28,7 +27,7 @@ class Inbox:
         self.last = 0.0
         self.lock = threading.Lock()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
             self.count += 1
             self.last = time.monotonic()
@@ -56,28 +55,23 @@ def queue_welcome_emails(
 ) -> int:
     """Create ``count`` members with notify on; return how many answered 201."""
 
-    def create(index: int) -> int:
-        body = json.dumps(
-            {
+    def create(client: httpx.Client, index: int) -> int:
+        answer = client.post(
+            "/api/v1/members",
+            json={
                 "email": f"mail-{index}@load.example",
                 "memberships": memberships,
                 "notify": True,
-            }
-        ).encode()
-        request = urllib.request.Request(
-            f"{server.base_url}/api/v1/members",
-            data=body,
-            headers={"Content-Type": "application/json", "X-API-Key": api_key},
-            method="POST",
+            },
+            headers={"X-API-Key": api_key},
         )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as answer:
-                return int(answer.status)
-        except urllib.error.HTTPError as error:
-            return int(error.code)
+        return answer.status_code
 
-    with ThreadPoolExecutor(4) as pool:
-        statuses = list(pool.map(create, range(count)))
+    with (
+        httpx.Client(base_url=server.base_url, timeout=30) as client,
+        ThreadPoolExecutor(4) as pool,
+    ):
+        statuses = list(pool.map(lambda i: create(client, i), range(count)))
     return statuses.count(201)
 
 

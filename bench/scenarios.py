@@ -3,10 +3,10 @@
 import json
 import shutil
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 from bench.load import LoadResult, run_wrk
 from bench.mailrate import measure_worker, queue_welcome_emails
@@ -68,14 +68,12 @@ class Outcome:
 
 
 def api_available(server: Server, api_key: str) -> bool:
-    request = urllib.request.Request(
-        f"{server.base_url}/api/v1/memberships", headers={"X-API-Key": api_key}
+    answer = httpx.get(
+        f"{server.base_url}/api/v1/memberships",
+        headers={"X-API-Key": api_key},
+        timeout=10,
     )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return int(answer.status) == 200
-    except urllib.error.HTTPError:
-        return False
+    return answer.status_code == 200
 
 
 def run_database(

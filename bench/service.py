@@ -7,12 +7,11 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 import psycopg
 
 MEMBERGATE = str(Path(sys.executable).with_name("membergate"))
@@ -180,10 +179,11 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"serve exited: {self.log_tail()}")
             try:
-                with urllib.request.urlopen(f"{self.base_url}/health", timeout=1):
+                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
                     return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.1)
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
         raise TimeoutError(f"serve did not become healthy: {self.log_tail()}")
 
     def log_tail(self) -> str:
