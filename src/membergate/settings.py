@@ -85,6 +85,9 @@ def _database() -> dict[str, object]:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(DATA_DIR / "membergate.sqlite3"),
+            # Kept open between requests: opening one and running the
+            # PRAGMAs below cost more than a whole small request.
+            "CONN_MAX_AGE": 600,
             "OPTIONS": {
                 # BEGIN IMMEDIATE takes the write lock when a transaction
                 # starts, so two writers queue on the busy timeout instead of
