@@ -95,7 +95,11 @@ def write_results(run: Mapping[str, Any], path: Path) -> None:
         "",
         f"Taken {run['when']} on {run['machine']}; load average before"
         f" {run['load_before']}, after {run['load_after']}. The load"
-        " generator (wrk) runs on the same cores as the server.",
+        " generator (wrk) runs on the same cores as the server. The disk took"
+        " {} and {} durable SQLite commits a second before and after the run:"
+        " with synchronous=FULL every write on SQLite waits for one.".format(
+            *run["disk_commits_per_s"]
+        ),
         "",
         "Figures from a machine shared with other work are noisy; the figures"
         " to quote come from a run on a quiet machine (load average near zero"

@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.disk import commits_per_second
 from bench.load import ensure_wrk
 from bench.report import targets, write_results
 from bench.scenarios import Log, Outcome, Plan, run_database
@@ -77,10 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     outcomes: list[Outcome] = []
     seeding: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="membergate-bench-") as work:
+        disk_before = commits_per_second(Path(work))
         for kind in kinds:
             found, seeded = run_database(kind, plan, Path(work), args.postgres_url, log)
             outcomes.extend(found)
             seeding[kind] = seeded
+        disk_after = commits_per_second(Path(work))
 
     run = {
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -88,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, {platform.system()}",
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()],
+        "disk_commits_per_s": [round(disk_before), round(disk_after)],
         "plan": plan.__dict__,
         "seeding": seeding,
         "outcomes": [o.as_dict() for o in outcomes],
