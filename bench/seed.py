@@ -109,14 +109,15 @@ def _seed_sqlite(path: str, first: int, last: int, membership_ids: list[int]) ->
 
 
 def count_rows(server: Server, table: str) -> int:
+    sql = f"SELECT count(*) FROM {table}"
     if server.database.kind == "postgres":
         with psycopg.connect(server.database.url) as conn:
-            row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+            row = conn.execute(sql).fetchone()
     else:
-        conn = sqlite3.connect(str(server.database.sqlite_path))
+        lite = sqlite3.connect(str(server.database.sqlite_path))
         try:
-            row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+            row = lite.execute(sql).fetchone()
         finally:
-            conn.close()
+            lite.close()
     assert row is not None
     return int(row[0])
