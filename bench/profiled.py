@@ -21,7 +21,7 @@ COUNT = int(os.environ.get("BENCH_PROFILE_REQUESTS", "2000"))
 OUT = Path(os.environ.get("BENCH_PROFILE_OUT", "profile"))
 
 _seen = itertools.count(1)
-_profiler = Profiler(interval=0.0002, async_mode="disabled")
+_profiler = Profiler(interval=0.0005, async_mode="disabled")
 
 
 def application(
@@ -41,8 +41,9 @@ def application(
     finally:
         if number == SKIP + COUNT:
             _profiler.stop()
+            # The text last: bench.profile stops the server once it exists.
+            OUT.with_suffix(".html").write_text(_profiler.output_html())
             OUT.with_suffix(".txt").write_text(
                 _profiler.output_text(unicode=True, color=False, show_all=False)
             )
-            OUT.with_suffix(".html").write_text(_profiler.output_html())
     return [body]
