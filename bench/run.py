@@ -35,7 +35,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=1, help="serve --workers")
-    parser.add_argument("--threads", type=int, default=1, help="serve --threads")
+    parser.add_argument("--threads", type=int, default=2, help="serve --threads")
     parser.add_argument("--seed", type=int, help="members for scenarios 5 and 6")
     parser.add_argument("--large-seed", type=int, help="members for scenario 7")
     parser.add_argument("--emails", type=int, help="welcome emails for the worker")
