@@ -5,7 +5,7 @@
 Runs granian with the same options `membergate serve` uses, one worker and
 one thread, on bench.profiled (Membergate's application wrapped in
 pyinstrument), drives it with wrk and writes
-bench/results/profile-SCENARIO-DATABASE.txt (and .html).
+bench/results/profile-SCENARIO-DATABASE.txt.
 """
 
 import argparse

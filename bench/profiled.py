@@ -3,7 +3,7 @@
 Granian serves it with one blocking thread, so every request runs on the
 thread the profiler watches. Requests BENCH_PROFILE_SKIP + 1 to
 BENCH_PROFILE_SKIP + BENCH_PROFILE_REQUESTS are profiled; the report goes
-to BENCH_PROFILE_OUT (.txt and .html).
+to BENCH_PROFILE_OUT.txt.
 """
 
 import itertools
@@ -41,8 +41,6 @@ def application(
     finally:
         if number == SKIP + COUNT:
             _profiler.stop()
-            # The text last: bench.profile stops the server once it exists.
-            OUT.with_suffix(".html").write_text(_profiler.output_html())
             OUT.with_suffix(".txt").write_text(
                 _profiler.output_text(unicode=True, color=False, show_all=False)
             )
