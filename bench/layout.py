@@ -32,6 +32,7 @@ def measure_layout(
     work_dir: Path,
     postgres_url: str,
     log: Log,
+    connection_counts: list[int],
 ) -> list[dict[str, object]]:
     data_dir = work_dir / f"{kind}-{workers}x{threads}"
     database = Database(kind, data_dir, postgres_url)
@@ -50,7 +51,7 @@ def measure_layout(
             "BENCH_MEMBERSHIPS": ",".join(map(str, memberships[:2])),
         }
         for scenario in scenarios:
-            for connections in CONNECTIONS:
+            for connections in connection_counts:
                 prefix = f"c{connections}"
                 run_wrk(
                     server.base_url,
@@ -129,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(f"{w}x{t}" for w, t in LAYOUTS),
         help="WORKERSxTHREADS,... (default %(default)s)",
     )
+    parser.add_argument(
+        "--connections",
+        default=",".join(map(str, CONNECTIONS)),
+        help="wrk connections to try, comma-separated (default %(default)s)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument(
         "--postgres-url",
@@ -146,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows += measure_layout(
                     kind, workers, threads, args.seconds, Path(work),
                     args.postgres_url, log,
+                    [int(c) for c in args.connections.split(",")],
                 )  # fmt: skip
     header = (
         f"Taken {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on"
