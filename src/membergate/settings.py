@@ -45,6 +45,12 @@ INSTALLED_APPS = [
     "ninja",
 ]
 
+# POST /bench/insert, the write ceiling `bench/run.py` measures against; never
+# on in production, so its app and table exist only where it is.
+BENCH_ENDPOINTS = conf.env_bool("MEMBERGATE_BENCH_ENDPOINTS", False)
+if BENCH_ENDPOINTS:
+    INSTALLED_APPS.append("membergate.benchmark")
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -81,6 +87,9 @@ def _database() -> dict[str, object]:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(DATA_DIR / "membergate.sqlite3"),
+            # Kept open between requests: opening one and running the
+            # PRAGMAs below cost more than a whole small request.
+            "CONN_MAX_AGE": 600,
             "OPTIONS": {
                 # BEGIN IMMEDIATE takes the write lock when a transaction
                 # starts, so two writers queue on the busy timeout instead of

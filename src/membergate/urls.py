@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -9,3 +10,6 @@ urlpatterns = [
     path("account/", include("membergate.accounts.urls")),
     path("", include("membergate.api.urls")),
 ]
+
+if settings.BENCH_ENDPOINTS:
+    urlpatterns.insert(0, path("bench/", include("membergate.benchmark.urls")))
