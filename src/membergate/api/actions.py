@@ -91,7 +91,7 @@ def create_member(command: Command, actor: Actor) -> Answer:
         command.email, command.first_name, command.last_name
     )
     now = timezone.now()
-    added = grant_memberships(member, memberships, actor, now)
+    added = grant_memberships(member, memberships, actor, now, new_member=created)
     notify = created and command.notify
     if notify and not command.dry_run:
         enqueue_welcome_email(member)

@@ -4,11 +4,12 @@ Callers run these inside ``transaction.atomic()``: a request's changes are
 applied whole or not at all.
 """
 
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.contrib.auth.hashers import make_password
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -63,7 +64,7 @@ def upsert_member(
                 email=email,
                 first_name=first_name,
                 last_name=last_name,
-                password=make_password(None),
+                password=UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(30),
             )
         return member, True
     except IntegrityError:
@@ -91,17 +92,27 @@ def grant_memberships(
     memberships: Sequence[Membership],
     actor: Actor,
     now: datetime | None = None,
+    *,
+    new_member: bool = False,
 ) -> list[int]:
     """Grant each membership the member does not hold actively.
 
     Active grants stay as they are; an expired one is closed and a fresh one
-    opened. Return the ids of the memberships granted.
+    opened. Return the ids of the memberships granted. ``new_member`` says
+    the member was created in this transaction and holds nothing yet, which
+    saves a query on the busiest path.
     """
     now = now or timezone.now()
-    open_grants = {
-        grant.membership_id: grant
-        for grant in member.grants.open().filter(membership__in=memberships)
-    }
+    if not memberships:
+        return []
+    open_grants = (
+        {}
+        if new_member
+        else {
+            grant.membership_id: grant
+            for grant in member.grants.open().filter(membership__in=memberships)
+        }
+    )
     expired = []
     new = []
     for membership in memberships:
