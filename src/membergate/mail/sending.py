@@ -1,0 +1,288 @@
+"""Sending due deliveries: claim a batch, send it on one connection, record.
+
+A delivery goes ``queued`` → ``sending`` in one conditional UPDATE (rows
+locked with SKIP LOCKED on PostgreSQL; SQLite's write lock serializes the
+claim), so however many workers run, one of them sends it. Each delivery
+is marked sent in its own commit right after the mail server accepted it:
+a worker that dies between the two leaves it ``sending``, and the sweeper
+sends it again once MAIL_STUCK_SECONDS have passed. That gap is the one way
+an email can arrive twice.
+"""
+
+import contextlib
+import logging
+import smtplib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from membergate.mail import rendering
+from membergate.mail.models import Delivery
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 100
+# Backoff doubles from MAIL_RETRY_BASE_SECONDS up to this.
+MAX_RETRY_DELAY = timedelta(hours=1)
+# An idle SMTP connection kept longer than this is closed; most servers
+# drop idle clients after a minute or so.
+IDLE_SECONDS = 20.0
+
+_READY = "READY"
+_SUCCESSFUL = "SUCCESSFUL"
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long to wait after the given number of failed attempts."""
+    base = timedelta(seconds=settings.MAIL_RETRY_BASE_SECONDS)
+    delay: timedelta = min(base * 2 ** max(attempts - 1, 0), max(MAX_RETRY_DELAY, base))
+    return delay
+
+
+def queue_task(delivery_id: int, run_after: datetime | None = None) -> str:
+    """Queue the task that sends this delivery, in the caller's transaction."""
+    from membergate.mail.tasks import send_delivery
+
+    task = send_delivery.using(run_after=run_after) if run_after else send_delivery
+    result = task.enqueue(delivery_id)
+    Delivery.objects.filter(pk=delivery_id).update(task_id=result.id)
+    return result.id
+
+
+def claim_due(first_id: int | None, limit: int = BATCH_SIZE) -> list[Delivery]:
+    """Move up to ``limit`` due deliveries to ``sending`` and return them.
+
+    ``first_id`` is claimed first when it is due. Rows another worker holds
+    are skipped, never waited for.
+    """
+    now = timezone.now()
+    due = Delivery.objects.filter(
+        status=Delivery.Status.QUEUED, next_attempt_at__lte=now
+    ).select_for_update(skip_locked=True)
+    with transaction.atomic():
+        ids: list[int] = []
+        if first_id is not None:
+            ids = list(due.filter(pk=first_id).values_list("pk", flat=True))
+        others = due.exclude(pk__in=ids).order_by("next_attempt_at", "pk")
+        ids += others.values_list("pk", flat=True)[: limit - len(ids)]
+        if not ids:
+            return []
+        Delivery.objects.filter(pk__in=ids, status=Delivery.Status.QUEUED).update(
+            status=Delivery.Status.SENDING,
+            claimed_at=now,
+            attempts=F("attempts") + 1,
+        )
+        claimed = Delivery.objects.filter(pk__in=ids).select_related("member")
+        return list(claimed.order_by("pk"))
+
+
+class Outbox:
+    """The mail backend of this process, kept open between batches."""
+
+    def __init__(self) -> None:
+        self.backend: BaseEmailBackend | None = None
+        self.used_at = 0.0
+
+    def open(self) -> BaseEmailBackend:
+        if self.backend is not None and not self._usable(self.backend):
+            self.close()
+        if self.backend is None:
+            backend = mail.mailers.default
+            backend.open()
+            self.backend = backend
+        self.used_at = time.monotonic()
+        return self.backend
+
+    def _usable(self, backend: BaseEmailBackend) -> bool:
+        if time.monotonic() - self.used_at > IDLE_SECONDS:
+            return False
+        if isinstance(backend, SmtpBackend) and backend.connection is not None:
+            try:
+                return bool(backend.connection.noop()[0] == 250)
+            except (OSError, smtplib.SMTPException):
+                return False
+        return True
+
+    def close(self) -> None:
+        if self.backend is not None:
+            with contextlib.suppress(OSError):
+                self.backend.close()
+            self.backend = None
+
+
+outbox = Outbox()
+
+
+@dataclass
+class Failure:
+    delivery: Delivery
+    error: str
+    permanent: bool
+
+
+def _permanent(exc: Exception) -> bool:
+    """Whether retrying cannot help: the address itself was refused."""
+    if isinstance(exc, ValueError):
+        return True
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    return False
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "; ".join(
+            f"{code} {reply.decode(errors='replace')}"
+            for code, reply in exc.recipients.values()
+        )
+    return f"{type(exc).__name__}: {exc}"[:1000]
+
+
+def send_due(first_id: int | None = None) -> int:
+    """Send due deliveries, batch after batch, for at most half the lease.
+
+    Return how many were sent.
+    """
+    started = time.monotonic()
+    budget = settings.MAIL_STUCK_SECONDS / 2
+    sent = 0
+    while time.monotonic() - started < budget:
+        batch = claim_due(first_id)
+        if not batch:
+            break
+        first_id = None
+        sent += send_batch(batch, deadline=started + budget)
+        if len(batch) < BATCH_SIZE:
+            break
+    return sent
+
+
+def send_batch(batch: Sequence[Delivery], deadline: float) -> int:
+    """Send claimed deliveries on one connection; record each outcome."""
+    failures: list[Failure] = []
+    sent = 0
+    pending = list(batch)
+    try:
+        backend = outbox.open()
+    except (OSError, smtplib.SMTPException) as exc:
+        outbox.close()
+        error = _describe(exc)
+        logger.warning(
+            "the mail server cannot be reached (%s); %d emails wait for a retry",
+            error,
+            len(pending),
+        )
+        _record_failures([Failure(d, error, False) for d in pending])
+        return 0
+
+    while pending:
+        if time.monotonic() > deadline:
+            _release(pending)
+            break
+        delivery = pending.pop(0)
+        if delivery.member is None:
+            failures.append(Failure(delivery, "the member no longer exists", True))
+            continue
+        try:
+            message = rendering.build_message(delivery.kind, delivery.member)
+            delivery.subject = message.subject[:255]
+            backend.send_messages([message])
+        except (OSError, ValueError, smtplib.SMTPException) as exc:
+            failures.append(Failure(delivery, _describe(exc), _permanent(exc)))
+            if isinstance(exc, smtplib.SMTPRecipientsRefused | ValueError):
+                continue
+            # The connection may be broken: open a new one for the rest.
+            outbox.close()
+            try:
+                backend = outbox.open()
+            except (OSError, smtplib.SMTPException) as reopen:
+                error = _describe(reopen)
+                failures += [Failure(d, error, False) for d in pending]
+                pending = []
+            continue
+        _mark_sent(delivery)
+        sent += 1
+    _record_failures(failures)
+    return sent
+
+
+def _mark_sent(delivery: Delivery) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        Delivery.objects.filter(pk=delivery.pk).update(
+            status=Delivery.Status.SENT,
+            sent_at=now,
+            subject=delivery.subject,
+            last_error="",
+        )
+        if delivery.task_id is not None:
+            # The delivery's own task would find nothing left to do; mark it
+            # done now rather than have a worker start it for nothing. A task
+            # a worker already holds is RUNNING and left alone.
+            DBTaskResult.objects.filter(id=delivery.task_id, status=_READY).update(
+                status=_SUCCESSFUL, finished_at=now
+            )
+
+
+def _release(deliveries: Sequence[Delivery]) -> None:
+    """Give unsent deliveries back, uncounted, for another task to send."""
+    if not deliveries:
+        return
+    ids = [d.pk for d in deliveries]
+    now = timezone.now()
+    with transaction.atomic():
+        Delivery.objects.filter(pk__in=ids, status=Delivery.Status.SENDING).update(
+            status=Delivery.Status.QUEUED,
+            next_attempt_at=now,
+            attempts=F("attempts") - 1,
+            claimed_at=None,
+        )
+        queue_task(ids[0])
+
+
+def _record_failures(failures: Sequence[Failure]) -> None:
+    if not failures:
+        return
+    now = timezone.now()
+    window = timedelta(hours=settings.MAIL_RETRY_HOURS)
+    with transaction.atomic():
+        for failure in failures:
+            delivery = failure.delivery
+            give_up_at = delivery.give_up_at or now + window
+            fields: dict[str, object] = {
+                "last_error": failure.error,
+                "subject": delivery.subject,
+                "claimed_at": None,
+            }
+            retry_at = None
+            if failure.permanent or now >= give_up_at:
+                fields["status"] = Delivery.Status.FAILED
+                logger.error(
+                    "gave up on delivery %s (%s email) after %d attempts: %s",
+                    delivery.pk,
+                    delivery.kind,
+                    delivery.attempts,
+                    failure.error,
+                )
+            else:
+                retry_at = now + retry_delay(delivery.attempts)
+                fields.update(
+                    status=Delivery.Status.QUEUED,
+                    next_attempt_at=retry_at,
+                    give_up_at=give_up_at,
+                )
+            Delivery.objects.filter(
+                pk=delivery.pk, status=Delivery.Status.SENDING
+            ).update(**fields)
+            if retry_at is not None:
+                queue_task(delivery.pk, run_after=retry_at)
