@@ -25,7 +25,9 @@ class Recorder:
             import asyncio
 
             await asyncio.sleep(self.delay)
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        message = email.message_from_bytes(
+            envelope.content, policy=email.policy.default
+        )
         assert isinstance(message, EmailMessage)
         with self.lock:
             self.messages.append(message)
@@ -87,12 +89,12 @@ class SmtpServer:
 def text_of(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain",))
     assert part is not None
-    content: str = part.get_content()  # type: ignore[attr-defined]
+    content: str = part.get_content()
     return content
 
 
 def html_of(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("html",))
     assert part is not None
-    content: str = part.get_content()  # type: ignore[attr-defined]
+    content: str = part.get_content()
     return content
