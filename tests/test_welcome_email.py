@@ -10,10 +10,7 @@ from tests.smtp import SmtpServer, html_of, text_of
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = {
-    "executable_path": "/usr/bin/chromium",
-    "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-}
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @pytest.fixture
@@ -49,7 +46,9 @@ def test_a_new_member_gets_one_welcome_email_whose_link_sets_a_password(tmp_path
 
         new_password = "a long and new pass phrase"
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(**CHROMIUM)
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+            )
             page = browser.new_page(viewport={"width": 390, "height": 844})
             page.goto(link.group(0))
             page.get_by_label("New password").fill(new_password)
