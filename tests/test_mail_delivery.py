@@ -1,5 +1,6 @@
 import logging
 from datetime import timedelta
+from unittest.mock import patch
 
 import pytest
 from django.core import mail
@@ -32,7 +33,17 @@ def fresh_outbox():
 
 
 def run_worker() -> None:
-    Worker(
+    """Run the due tasks as `membergate worker --batch` does.
+
+    The worker closes connections between tasks, which would end the test's
+    transaction; here the connection stays.
+    """
+    with patch(f"{Worker.__module__}.close_old_connections"):
+        _worker().run()
+
+
+def _worker() -> Worker:
+    return Worker(
         queue_names=["*"],
         interval=0,
         batch=True,
@@ -41,7 +52,7 @@ def run_worker() -> None:
         max_tasks=None,
         worker_id="test",
         excluded_queue_names=[],
-    ).run()
+    )
 
 
 def new_member(email: str = "ada@example.com") -> Member:
