@@ -6,11 +6,17 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import EmailMultiAlternatives
-from django.template import Context, Engine, TemplateDoesNotExist, TemplateSyntaxError
+from django.template import (
+    Context,
+    Engine,
+    Template,
+    TemplateDoesNotExist,
+    TemplateSyntaxError,
+)
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.encoding import force_bytes
-from django.utils.html import linebreaks, urlize
+from django.utils.html import escape, linebreaks
 from django.utils.http import urlsafe_base64_encode
 from django.utils.safestring import mark_safe
 
@@ -52,31 +58,49 @@ def texts_for(kind: str) -> tuple[str, str]:
     return found if found is not None else defaults.TEXTS[kind]
 
 
-def render(subject: str, body: str, context: dict[str, str]) -> Rendered:
-    """Render a subject and text; raise InvalidText when they cannot be."""
+def _compile(subject: str, body: str) -> tuple[Template, Template]:
     try:
-        subject_raw = _engine.from_string(subject).render(
-            Context(context, autoescape=False)
-        )
-        text = _engine.from_string(body).render(Context(context, autoescape=False))
+        return _engine.from_string(subject), _engine.from_string(body)
+    except (TemplateSyntaxError, TemplateDoesNotExist) as exc:
+        raise InvalidText(str(exc)) from None
+
+
+def _render_compiled(
+    subject: Template, body: Template, context: dict[str, str]
+) -> Rendered:
+    try:
+        subject_raw = subject.render(Context(context, autoescape=False))
+        text = body.render(Context(context, autoescape=False))
     except (TemplateSyntaxError, TemplateDoesNotExist) as exc:
         raise InvalidText(str(exc)) from None
     # A header cannot hold a line break; a subject is one line.
     subject_out = " ".join(subject_raw.split())[:200]
-    # The HTML is the text with its links made clickable: urlize escapes
-    # everything else, so the result is safe to mark so.
-    escaped = urlize(text.strip(), autoescape=True)
+    return Rendered(subject_out, text, _html(subject_out, text, context))
+
+
+def _html(subject: str, text: str, context: dict[str, str]) -> str:
+    """The text as HTML: escaped, in paragraphs, its two links clickable."""
+    escaped = str(escape(text.strip()))
+    for name in ("link", "sign_in_url"):
+        url = escape(context.get(name, ""))
+        if url:
+            escaped = escaped.replace(url, f'<a href="{url}">{url}</a>')
+    # Everything but the links built here from escaped URLs was escaped.
     paragraphs = mark_safe(linebreaks(escaped, autoescape=False))  # noqa: S308
-    html = render_to_string(
+    return render_to_string(
         "mail/email.html",
         {
-            "subject": subject_out,
+            "subject": subject,
             "paragraphs": paragraphs,
             "link": context.get("link", ""),
             "site_name": context.get("site_name", ""),
         },
     )
-    return Rendered(subject_out, text, html)
+
+
+def render(subject: str, body: str, context: dict[str, str]) -> Rendered:
+    """Render a subject and text; raise InvalidText when they cannot be."""
+    return _render_compiled(*_compile(subject, body), context)
 
 
 def password_link(member: Member) -> str:
@@ -112,24 +136,36 @@ def sample_context() -> dict[str, str]:
     }
 
 
-def build_message(kind: str, member: Member) -> EmailMultiAlternatives:
-    """The email of this kind for this member, with a fresh password link."""
-    context = context_for(member, password_link(member))
-    subject, body = texts_for(kind)
-    try:
-        rendered = render(subject, body, context)
-    except InvalidText as exc:
-        # The admin refuses such texts; one stored some other way must not
-        # keep members from their emails.
-        logger.error(
-            "the %s email's text cannot be used (%s); sent the default", kind, exc
+class Composer:
+    """Builds the emails of one batch, reading and compiling each text once."""
+
+    def __init__(self) -> None:
+        self.compiled: dict[str, tuple[Template, Template]] = {}
+
+    def _texts(self, kind: str) -> tuple[Template, Template]:
+        if kind not in self.compiled:
+            try:
+                self.compiled[kind] = _compile(*texts_for(kind))
+            except InvalidText as exc:
+                # The admin refuses such texts; one stored some other way
+                # must not keep members from their emails.
+                logger.error(
+                    "the %s email's text cannot be used (%s); sent the default",
+                    kind,
+                    exc,
+                )
+                self.compiled[kind] = _compile(*defaults.TEXTS[kind])
+        return self.compiled[kind]
+
+    def message(self, kind: str, member: Member) -> EmailMultiAlternatives:
+        """The email of this kind for this member, with a fresh password link."""
+        context = context_for(member, password_link(member))
+        rendered = _render_compiled(*self._texts(kind), context)
+        message = EmailMultiAlternatives(
+            rendered.subject,
+            rendered.text,
+            settings.DEFAULT_FROM_EMAIL,
+            [member.email],
         )
-        rendered = render(*defaults.TEXTS[kind], context)
-    message = EmailMultiAlternatives(
-        rendered.subject,
-        rendered.text,
-        settings.DEFAULT_FROM_EMAIL,
-        [member.email],
-    )
-    message.attach_alternative(rendered.html, "text/html")
-    return message
+        message.attach_alternative(rendered.html, "text/html")
+        return message

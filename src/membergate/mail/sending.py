@@ -170,8 +170,9 @@ def send_due(first_id: int | None = None) -> int:
 def send_batch(batch: Sequence[Delivery], deadline: float) -> int:
     """Send claimed deliveries on one connection; record each outcome."""
     failures: list[Failure] = []
-    sent = 0
+    sent: list[Delivery] = []
     pending = list(batch)
+    composer = rendering.Composer()
     try:
         backend = outbox.open()
     except (OSError, smtplib.SMTPException) as exc:
@@ -194,7 +195,7 @@ def send_batch(batch: Sequence[Delivery], deadline: float) -> int:
             failures.append(Failure(delivery, "the member no longer exists", True))
             continue
         try:
-            message = rendering.build_message(delivery.kind, delivery.member)
+            message = composer.message(delivery.kind, delivery.member)
             delivery.subject = message.subject[:255]
             backend.send_messages([message])
         except (OSError, ValueError, smtplib.SMTPException) as exc:
@@ -211,27 +212,35 @@ def send_batch(batch: Sequence[Delivery], deadline: float) -> int:
                 pending = []
             continue
         _mark_sent(delivery)
-        sent += 1
+        sent.append(delivery)
     _record_failures(failures)
-    return sent
+    _finish_tasks(sent)
+    return len(sent)
 
 
 def _mark_sent(delivery: Delivery) -> None:
-    now = timezone.now()
-    with transaction.atomic():
-        Delivery.objects.filter(pk=delivery.pk).update(
-            status=Delivery.Status.SENT,
-            sent_at=now,
-            subject=delivery.subject,
-            last_error="",
+    # Its own commit, right after the server accepted the email: this keeps
+    # the gap in which a crash means a second copy to one email.
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=Delivery.Status.SENT,
+        sent_at=timezone.now(),
+        subject=delivery.subject,
+        last_error="",
+    )
+
+
+def _finish_tasks(sent: Sequence[Delivery]) -> None:
+    """Mark done the waiting tasks of deliveries this batch sent.
+
+    They would find nothing left to do; marking them now spares a worker
+    starting each for nothing. A task a worker already holds is RUNNING and
+    left alone.
+    """
+    task_ids = [d.task_id for d in sent if d.task_id is not None]
+    if task_ids:
+        DBTaskResult.objects.filter(id__in=task_ids, status=_READY).update(
+            status=_SUCCESSFUL, finished_at=timezone.now()
         )
-        if delivery.task_id is not None:
-            # The delivery's own task would find nothing left to do; mark it
-            # done now rather than have a worker start it for nothing. A task
-            # a worker already holds is RUNNING and left alone.
-            DBTaskResult.objects.filter(id=delivery.task_id, status=_READY).update(
-                status=_SUCCESSFUL, finished_at=now
-            )
 
 
 def _release(deliveries: Sequence[Delivery]) -> None:
