@@ -216,7 +216,7 @@ def test_a_link_request_answers_the_same_for_known_and_unknown_emails(client, ad
     assert DBTaskResult.objects.count() == 2
     assert not Delivery.objects.exists()
 
-    sending.outbox.close()
+    sending.close_connections()
     run_worker()
     (message,) = mail.outbox
     assert message.to == ["ada@example.com"]

@@ -27,9 +27,9 @@ CLOSED = {
 
 @pytest.fixture(autouse=True)
 def fresh_outbox():
-    sending.outbox.close()
+    sending.close_connections()
     yield
-    sending.outbox.close()
+    sending.close_connections()
 
 
 def run_worker() -> None:

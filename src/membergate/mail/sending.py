@@ -14,14 +14,15 @@ import logging
 import smtplib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -32,6 +33,9 @@ from membergate.mail.models import Delivery
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 100
+# A batch this large or larger is sent over several connections at once.
+CONNECTIONS = 4
+MIN_PER_LANE = 10
 # Backoff doubles from MAIL_RETRY_BASE_SECONDS up to this.
 MAX_RETRY_DELAY = timedelta(hours=1)
 # An idle SMTP connection kept longer than this is closed; most servers
@@ -120,7 +124,14 @@ class Outbox:
             self.backend = None
 
 
-outbox = Outbox()
+# One per connection a batch may use; a worker sends one batch at a time,
+# so each is used by one thread at a time.
+outboxes = [Outbox() for _ in range(CONNECTIONS)]
+
+
+def close_connections() -> None:
+    for lane in outboxes:
+        lane.close()
 
 
 @dataclass
@@ -167,55 +178,99 @@ def send_due(first_id: int | None = None) -> int:
     return sent
 
 
+@dataclass
+class LaneResult:
+    sent: list[Delivery] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    unsent: list[Delivery] = field(default_factory=list)
+    unreachable: str = ""
+
+
 def send_batch(batch: Sequence[Delivery], deadline: float) -> int:
-    """Send claimed deliveries on one connection; record each outcome."""
-    failures: list[Failure] = []
-    sent: list[Delivery] = []
-    pending = list(batch)
-    composer = rendering.Composer()
-    try:
-        backend = outbox.open()
-    except (OSError, smtplib.SMTPException) as exc:
-        outbox.close()
-        error = _describe(exc)
+    """Send claimed deliveries, on several connections at once when there
+    are many; record each outcome. Return how many were sent.
+
+    The lanes overlap their waits for the mail server and the database;
+    each delivery is in exactly one lane.
+    """
+    lanes = max(1, min(CONNECTIONS, len(batch) // MIN_PER_LANE))
+    chunks = [list(batch[i::lanes]) for i in range(lanes)]
+    if lanes == 1:
+        results = [_send_lane(outboxes[0], chunks[0], deadline)]
+    else:
+        with ThreadPoolExecutor(lanes, thread_name_prefix="mail") as pool:
+            results = list(
+                pool.map(
+                    _send_lane_in_thread, outboxes[:lanes], chunks, [deadline] * lanes
+                )
+            )
+
+    unreachable = [r for r in results if r.unreachable]
+    if unreachable:
         logger.warning(
             "the mail server cannot be reached (%s); %d emails wait for a retry",
-            error,
-            len(pending),
+            unreachable[0].unreachable,
+            sum(len(r.failures) for r in unreachable),
         )
-        _record_failures([Failure(d, error, False) for d in pending])
-        return 0
+    sent = [d for r in results for d in r.sent]
+    _record_failures([f for r in results for f in r.failures])
+    _release([d for r in results for d in r.unsent])
+    _finish_tasks(sent)
+    return len(sent)
+
+
+def _send_lane_in_thread(
+    lane: Outbox, pending: list[Delivery], deadline: float
+) -> LaneResult:
+    try:
+        return _send_lane(lane, pending, deadline)
+    finally:
+        # This thread's database connection ends with it.
+        connections.close_all()
+
+
+def _send_lane(lane: Outbox, pending: list[Delivery], deadline: float) -> LaneResult:
+    """Send on one connection, marking each delivery sent as soon as it is."""
+    result = LaneResult()
+    composer = rendering.Composer()
+    try:
+        backend = lane.open()
+    except (OSError, smtplib.SMTPException) as exc:
+        lane.close()
+        result.unreachable = _describe(exc)
+        result.failures = [Failure(d, result.unreachable, False) for d in pending]
+        return result
 
     while pending:
         if time.monotonic() > deadline:
-            _release(pending)
+            result.unsent = pending
             break
         delivery = pending.pop(0)
         if delivery.member is None:
-            failures.append(Failure(delivery, "the member no longer exists", True))
+            result.failures.append(
+                Failure(delivery, "the member no longer exists", True)
+            )
             continue
         try:
             message = composer.message(delivery.kind, delivery.member)
             delivery.subject = message.subject[:255]
             backend.send_messages([message])
         except (OSError, ValueError, smtplib.SMTPException) as exc:
-            failures.append(Failure(delivery, _describe(exc), _permanent(exc)))
+            result.failures.append(Failure(delivery, _describe(exc), _permanent(exc)))
             if isinstance(exc, smtplib.SMTPRecipientsRefused | ValueError):
                 continue
             # The connection may be broken: open a new one for the rest.
-            outbox.close()
+            lane.close()
             try:
-                backend = outbox.open()
+                backend = lane.open()
             except (OSError, smtplib.SMTPException) as reopen:
                 error = _describe(reopen)
-                failures += [Failure(d, error, False) for d in pending]
-                pending = []
+                result.failures += [Failure(d, error, False) for d in pending]
+                break
             continue
         _mark_sent(delivery)
-        sent.append(delivery)
-    _record_failures(failures)
-    _finish_tasks(sent)
-    return len(sent)
+        result.sent.append(delivery)
+    return result
 
 
 def _mark_sent(delivery: Delivery) -> None:
