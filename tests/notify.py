@@ -1,35 +1,31 @@
-"""Creating members with notify inside a running service's database.
+"""Creating members with notify through a running service's incoming API."""
 
-The same service functions and transaction the incoming API uses, run
-through `membergate manage shell` so the test talks to the real database.
-"""
-
-import json
+import httpx
 
 from tests.service import Service
-
-SCRIPT = """
-import json, sys
-from django.db import transaction
-from membergate.mail.services import enqueue_welcome_email
-from membergate.members.services import (
-    Actor, grant_memberships, resolve_memberships, upsert_member,
-)
-emails, ids = json.loads({payload!r})
-for email in emails:
-    with transaction.atomic():
-        member, created = upsert_member(email, "Ada", "")
-        grant_memberships(member, resolve_memberships(ids), Actor())
-        if created:
-            enqueue_welcome_email(member)
-"""
 
 
 def create_members(
     service: Service, emails: list[str], membership_ids: list[int] | None = None
 ) -> None:
-    payload = json.dumps([emails, membership_ids or []])
-    service.membergate("manage", "shell", "-c", SCRIPT.format(payload=payload))
+    """POST /api/v1/members?notify=1 for each address; each must be created."""
+    with httpx.Client(
+        base_url=f"{service.base_url}/api/v1",
+        headers={"X-API-Key": service.api_key},
+        timeout=30,
+    ) as client:
+        for email in emails:
+            answer = client.post(
+                "/members",
+                params={"notify": "1"},
+                json={
+                    "email": email,
+                    "first_name": "Ada",
+                    "memberships": membership_ids or [],
+                },
+            )
+            assert answer.status_code == 201, answer.text
+            assert answer.json()["data"]["notified"] is True
 
 
 def count_deliveries(service: Service, status: str) -> int:

@@ -57,7 +57,7 @@ class Workers:
 
 @pytest.fixture
 def prepared(tmp_path: Path) -> Iterator[tuple[Service, SmtpServer, Workers]]:
-    """A migrated database, a mail server not yet started, and no worker yet."""
+    """The service without its worker, a mail server not yet started."""
     smtp = SmtpServer(delay=0.005)
     with Service(
         tmp_path / "data",
@@ -65,7 +65,7 @@ def prepared(tmp_path: Path) -> Iterator[tuple[Service, SmtpServer, Workers]]:
         MEMBERGATE_MAIL_RETRY_BASE_SECONDS="1",
         MEMBERGATE_MAIL_STUCK_SECONDS="4",
     ) as service:
-        service.membergate("manage", "migrate")
+        service.start("--no-worker")
         workers = Workers(service, tmp_path)
         try:
             yield service, smtp, workers
