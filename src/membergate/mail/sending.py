@@ -1,12 +1,12 @@
-"""Sending due deliveries: claim a batch, send it on one connection, record.
+"""Sending due deliveries: claim a batch, send it over a few connections, record.
 
 A delivery goes ``queued`` → ``sending`` in one conditional UPDATE (rows
 locked with SKIP LOCKED on PostgreSQL; SQLite's write lock serializes the
 claim), so however many workers run, one of them sends it. Each delivery
 is marked sent in its own commit right after the mail server accepted it:
 a worker that dies between the two leaves it ``sending``, and the sweeper
-sends it again once MAIL_STUCK_SECONDS have passed. That gap is the one way
-an email can arrive twice.
+sends it again once MAIL_STUCK_SECONDS have passed. That gap, at most one
+email per connection, is the one way an email can arrive twice.
 """
 
 import contextlib
@@ -49,7 +49,9 @@ _SUCCESSFUL = "SUCCESSFUL"
 def retry_delay(attempts: int) -> timedelta:
     """How long to wait after the given number of failed attempts."""
     base = timedelta(seconds=settings.MAIL_RETRY_BASE_SECONDS)
-    delay: timedelta = min(base * 2 ** max(attempts - 1, 0), max(MAX_RETRY_DELAY, base))
+    # The exponent is capped so that many attempts cannot overflow timedelta.
+    doubled = base * 2 ** min(max(attempts - 1, 0), 20)
+    delay: timedelta = min(doubled, max(MAX_RETRY_DELAY, base))
     return delay
 
 
