@@ -149,6 +149,27 @@ DEFAULT_FROM_EMAIL = conf.env_str(
 )
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# Emails and the members' pages (README: "Emails", "Members' pages").
+PASSWORD_LINK_DAYS = conf.env_int(
+    "MEMBERGATE_PASSWORD_LINK_DAYS", 3, minimum=1, maximum=30
+)
+PASSWORD_RESET_TIMEOUT = PASSWORD_LINK_DAYS * 24 * 3600
+MAIL_RETRY_BASE_SECONDS = conf.env_int(
+    "MEMBERGATE_MAIL_RETRY_BASE_SECONDS", 60, minimum=1, maximum=3600
+)
+MAIL_RETRY_HOURS = conf.env_int(
+    "MEMBERGATE_MAIL_RETRY_HOURS", 24, minimum=1, maximum=720
+)
+MAIL_STUCK_SECONDS = conf.env_int(
+    "MEMBERGATE_MAIL_STUCK_SECONDS", 600, minimum=2, maximum=86400
+)
+SIGN_IN_MAX_FAILURES = conf.env_int(
+    "MEMBERGATE_SIGN_IN_MAX_FAILURES", 5, minimum=1, maximum=1000
+)
+SIGN_IN_LOCK_MINUTES = conf.env_int(
+    "MEMBERGATE_SIGN_IN_LOCK_MINUTES", 15, minimum=1, maximum=1440
+)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = conf.env_str("MEMBERGATE_TIME_ZONE", "UTC")
 USE_I18N = True

@@ -6,9 +6,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 
+class Kind(models.TextChoices):
+    WELCOME = "welcome", "Welcome"
+    PASSWORD_LINK = "password_link", "New password link"
+
+
 class Delivery(models.Model):
-    class Kind(models.TextChoices):
-        WELCOME = "welcome", "Welcome"
+    Kind = Kind
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Waiting"
@@ -34,6 +38,12 @@ class Delivery(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The background task that will send it; the sweeper queues a new one
+    # when this one is gone.
+    task_id = models.UUIDField(null=True, blank=True, editable=False)
+    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set at the first failure: retries stop at the first failure after it.
+    give_up_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name_plural = "deliveries"
@@ -47,6 +57,31 @@ class Delivery(models.Model):
                 name="one_welcome_email_per_member",
             ),
         ]
+        indexes = [
+            # Serves the workers' search for due deliveries and the sweeper.
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} email to {self.to_email}"
+
+
+class EmailTemplate(models.Model):
+    """The subject and text of one kind of email, as the site owner wrote it.
+
+    Both are Django templates; the placeholders are listed in the admin.
+    The HTML version is made from the text, so the two never disagree.
+    """
+
+    kind = models.CharField(max_length=20, choices=Kind.choices, unique=True)
+    subject = models.CharField(max_length=200)
+    body = models.TextField("text")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "email text"
+        verbose_name_plural = "email texts"
+        ordering = ["kind"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} email"
