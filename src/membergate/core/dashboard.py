@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
@@ -37,7 +38,7 @@ def landing_figures(now: datetime | None = None) -> list[Figure]:
 
     log_url = _changelist("api_requestlog")
     deliveries_url = _changelist("mail_delivery")
-    since_query = f"created_at__gte={since:%Y-%m-%d %H:%M:%S}"
+    since_query = urlencode({"created_at__gte": since.isoformat(timespec="seconds")})
     return [
         Figure(
             "Members",

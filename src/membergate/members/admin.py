@@ -270,6 +270,9 @@ class MemberAdmin(UserAdmin):  # type: ignore[type-arg]
         ),
     )
 
+    def get_inlines(self, request: HttpRequest, obj: Member | None) -> Any:
+        return self.inlines if obj is not None else ()
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Member]:
         # Prefetched for the page's rows only, after the list is sliced.
         current = Prefetch(
