@@ -115,3 +115,16 @@ def test_the_list_says_which_are_archived(admin_client, make_membership, archive
     make_membership("Gold", archived_at=timezone.now() if archived else None)
     page = admin_client.get(CHANGELIST).content.decode()
     assert ("archived" if archived else "on sale") in page
+
+
+def test_a_membership_is_archived_from_its_own_page(admin_client, make_membership):
+    gold = make_membership("Gold")
+    change = reverse("admin:members_membership_change", args=[gold.pk])
+    assert 'value="archive"' in admin_client.get(change).content.decode()
+
+    admin_client.post(
+        change, {"CHANGE_FORM-action": "archive", "_selected_action": [gold.pk]}
+    )
+
+    gold.refresh_from_db()
+    assert gold.is_archived

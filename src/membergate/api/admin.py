@@ -290,7 +290,15 @@ class RequestLogAdmin(admin.ModelAdmin[RequestLog]):
             )
             return back
 
-        from membergate.api.replay import resend_request  # type: ignore[import-untyped,unused-ignore]
+        try:
+            from membergate.api.replay import (  # type: ignore[import-untyped,unused-ignore]
+                resend_request,
+            )
+        except ImportError:
+            self.message_user(
+                request, "This installation cannot resend requests.", messages.ERROR
+            )
+            return back
 
         resent = resend_request(entry, request.user)
         logger.info("%s resent request log entry %s", request.user, entry.pk)

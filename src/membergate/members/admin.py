@@ -38,6 +38,8 @@ from membergate.members.services import (
 
 logger = logging.getLogger(__name__)
 
+BOTH_PLACES = [admin.ActionLocation.CHANGE_LIST, admin.ActionLocation.CHANGE_FORM]
+
 
 class MembershipChangeList(ChangeList):
     def get_results(self, request: HttpRequest) -> None:
@@ -92,7 +94,10 @@ class MembershipAdmin(admin.ModelAdmin[Membership]):
     def status(self, obj: Membership) -> str:
         return "archived" if obj.is_archived else "on sale"
 
-    @admin.action(description="Archive: no new grants, members keep access")
+    @admin.action(
+        description="Archive: no new grants, members keep access",
+        location=BOTH_PLACES,
+    )
     def archive(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
         changed = queryset.filter(archived_at__isnull=True).update(
             archived_at=timezone.now()
@@ -100,7 +105,7 @@ class MembershipAdmin(admin.ModelAdmin[Membership]):
         logger.info("%s archived %d memberships", request.user, changed)
         self.message_user(request, f"Archived {changed} membership(s).")
 
-    @admin.action(description="Unarchive: grantable again")
+    @admin.action(description="Unarchive: grantable again", location=BOTH_PLACES)
     def unarchive(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
         changed = queryset.filter(archived_at__isnull=False).update(archived_at=None)
         logger.info("%s unarchived %d memberships", request.user, changed)
