@@ -58,6 +58,14 @@ def test_it_finds_members_by_name(admin_client, db):
     assert emails(admin_client.get(CHANGELIST, {"q": "Ada Love"})) == ["a@x.org"]
 
 
+def test_names_are_searched_when_no_address_starts_with_the_term(admin_client, db):
+    Member.objects.create_user("ada@x.org")
+    Member.objects.create_user("lovelace@x.org", first_name="Ada")
+    Member.objects.create_user("grace@x.org", first_name="Ada")
+    assert emails(admin_client.get(CHANGELIST, {"q": "ada"})) == ["ada@x.org"]
+    assert emails(admin_client.get(CHANGELIST, {"q": "lovelace"})) == ["lovelace@x.org"]
+
+
 def test_it_filters_by_membership_and_status(admin_client, make_membership, db):
     gold, silver = make_membership("Gold"), make_membership("Silver")
     holder = Member.objects.create_user("gold@x.org")

@@ -232,7 +232,8 @@ class MemberAdmin(UserAdmin):  # type: ignore[type-arg]
     list_filter = (HoldsMembershipFilter, StatusFilter, "is_staff", "is_active")
     search_fields = ("email",)
     search_help_text = (
-        "The start of an email address, or a first or last name (“Ada Love”)."
+        "The start of an email address; when no address starts with it, the "
+        "start of a first or last name (“Ada Love”)."
     )
     ordering = ("-id",)
     list_per_page = 50
@@ -295,17 +296,20 @@ class MemberAdmin(UserAdmin):  # type: ignore[type-arg]
         term = search_term.strip()
         if not term:
             return queryset, False
-        condition = _email_prefix(term.lower())
+        by_email = queryset.filter(_email_prefix(term.lower()))
+        # Names have no index: searching them alongside the email would read
+        # the whole table on every search, so they are searched only when no
+        # address starts with the term.
+        if "@" in term or by_email.exists():
+            return by_email, False
         words = term.split()
-        if "@" not in term and len(words) == 1:
-            condition |= Q(first_name__istartswith=term) | Q(
-                last_name__istartswith=term
-            )
-        elif "@" not in term:
-            condition |= Q(first_name__istartswith=words[0]) & Q(
+        if len(words) == 1:
+            by_name = Q(first_name__istartswith=term) | Q(last_name__istartswith=term)
+        else:
+            by_name = Q(first_name__istartswith=words[0]) & Q(
                 last_name__istartswith=" ".join(words[1:])
             )
-        return queryset.filter(condition), False
+        return queryset.filter(by_name), False
 
     @admin.display(description="memberships")
     def memberships(self, member: Member) -> str:
