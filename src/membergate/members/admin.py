@@ -6,8 +6,8 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth.admin import UserAdmin
-from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db import transaction
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -20,6 +20,11 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 
 from membergate.core.counting import EstimatingPaginator
+from membergate.members.admin_filters import (
+    HoldsMembershipFilter,
+    StatusFilter,
+    email_prefix,
+)
 from membergate.members.admin_forms import (
     MemberChangeForm,
     MemberCreationForm,
@@ -130,43 +135,6 @@ class MembershipAdmin(admin.ModelAdmin[Membership]):
                 reverse("admin:members_membership_change", args=[membership.pk])
             )
         return super().delete_view(request, object_id, extra_context)
-
-
-class HoldsMembershipFilter(admin.SimpleListFilter):
-    title = "holds membership"
-    parameter_name = "holds"
-
-    def lookups(
-        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
-    ) -> list[tuple[str, str]]:
-        return [(str(m.pk), f"{m.pk} · {m.title}") for m in Membership.objects.all()]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        value = self.value()
-        if not value or not value.isdigit():
-            return queryset
-        held = Grant.objects.active().filter(
-            member=OuterRef("pk"), membership_id=int(value)
-        )
-        return queryset.filter(Exists(held))
-
-
-class StatusFilter(admin.SimpleListFilter):
-    title = "status"
-    parameter_name = "status"
-
-    def lookups(
-        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
-    ) -> list[tuple[str, str]]:
-        return [("active", "Has an active membership"), ("none", "No membership")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        held = Exists(Grant.objects.active().filter(member=OuterRef("pk")))
-        if self.value() == "active":
-            return queryset.filter(held)
-        if self.value() == "none":
-            return queryset.filter(~held)
-        return queryset
 
 
 class GrantHistoryInline(admin.TabularInline[Grant, Member]):
@@ -296,7 +264,7 @@ class MemberAdmin(UserAdmin):  # type: ignore[type-arg]
         term = search_term.strip()
         if not term:
             return queryset, False
-        by_email = queryset.filter(_email_prefix(term.lower()))
+        by_email = queryset.filter(email_prefix(term.lower()))
         # Names have no index: searching them alongside the email would read
         # the whole table on every search, so they are searched only when no
         # address starts with the term.
@@ -418,17 +386,3 @@ def _change_memberships(
     else:
         model_admin.message_user(request, "Nothing to change.", messages.WARNING)
     return back
-
-
-def _email_prefix(prefix: str) -> Q:
-    """Match addresses starting with ``prefix`` through the email index.
-
-    PostgreSQL serves LIKE 'prefix%' from the pattern index Django makes
-    beside the unique one. SQLite's LIKE ignores case and so cannot use a
-    binary index; stored addresses are lower-case ASCII, so the same rows
-    are a range of the index, which it can use.
-    """
-    condition = Q(email__startswith=prefix)
-    if connection.vendor == "sqlite":
-        condition &= Q(email__gte=prefix, email__lt=prefix + "\x7f")
-    return condition
