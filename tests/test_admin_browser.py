@@ -1,6 +1,5 @@
 """The admin in headless Chromium against a real `membergate serve`."""
 
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -29,7 +28,7 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[Service]:
     with Service(tmp_path / "data") as service:
-        yield service.start()
+        yield service.start(timeout=180)
 
 
 @pytest.fixture
@@ -102,7 +101,7 @@ def run_action(page: Page, changelist: str, row_text: str, action: str) -> None:
     ).check()
     page.select_option("select[name=action]", action)
     page.click("button[name=index]")
-    page.wait_for_selector(".messagelist .success")
+    page.wait_for_selector(".messagelist li")
 
 
 def test_an_owner_sets_up_a_webhook_url(page: Page, running: Service):
@@ -129,10 +128,6 @@ def test_an_owner_sets_up_a_webhook_url(page: Page, running: Service):
     assert "revoked" in page.inner_text("tr[data-key=Zapier]")
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("membergate.api.replay") is None,
-    reason="needs the incoming API and its resend",
-)
 def test_an_owner_traces_and_resends_webhooks(page: Page, running: Service):
     sign_in(page, running)
     gold = create_membership(page, "Gold")
@@ -150,11 +145,9 @@ def test_an_owner_traces_and_resends_webhooks(page: Page, running: Service):
     # A webhook for a membership that cannot be granted fails...
     silver = create_membership(page, "Silver")
     create_member(page, "alan@example.com")
+    silver_url = build_url(page, "add_membership", silver, secret)
     run_action(page, "/admin/members/membership/", "Silver", "archive")
-    failed = httpx.post(
-        build_url(page, "add_membership", silver, secret),
-        json={"email": "alan@example.com"},
-    )
+    failed = httpx.post(silver_url, json={"email": "alan@example.com"})
     assert failed.json()["code"] == "unknown_membership"
 
     # ...the log says why; once unarchived, resending succeeds.

@@ -17,7 +17,9 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from membergate.api.models import RequestLog
+from membergate.api.replay import resend_request
 from membergate.core.counting import EstimatingPaginator
+from membergate.members.models import Member
 
 logger = logging.getLogger(__name__)
 
@@ -290,21 +292,10 @@ class RequestLogAdmin(admin.ModelAdmin[RequestLog]):
             )
             return back
 
-        try:
-            from membergate.api.replay import (  # type: ignore[import-untyped,unused-ignore]
-                resend_request,
-            )
-        except ImportError:
-            self.message_user(
-                request, "This installation cannot resend requests.", messages.ERROR
-            )
-            return back
-
-        resent = resend_request(entry, request.user)
+        user = request.user
+        assert isinstance(user, Member)  # admin_view lets in staff only
+        resent = resend_request(entry, user)
         logger.info("%s resent request log entry %s", request.user, entry.pk)
-        if not isinstance(resent, RequestLog):
-            self.message_user(request, "The request was sent again.")
-            return back
         if resent.succeeded:
             self.message_user(
                 request,
