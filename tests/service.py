@@ -123,9 +123,10 @@ class Service:
             raise TimeoutError(f"serve did not become healthy: {self.read_log()}")
         os.set_blocking(self.process.stdout.fileno(), False)
         self.output += self.process.stdout.read() or ""
-        self.admin_email = self._printed("admin email")
-        self.admin_password = self._printed("admin password")
-        self.api_key = self._printed("API key")
+        # Credentials are printed on the first start only.
+        self.admin_email = self._printed("admin email") or self.admin_email
+        self.admin_password = self._printed("admin password") or self.admin_password
+        self.api_key = self._printed("API key") or self.api_key
 
     def _printed(self, label: str) -> str:
         match = re.search(rf"^\s*{label}:\s*(\S+)\s*$", self.output, re.MULTILINE)

@@ -1,10 +1,14 @@
 """Every refusal: its status and code, the contract's order of checks, and
 that nothing changed."""
 
+import json
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from membergate.api.models import RequestLog
 from membergate.mail.models import Delivery
@@ -182,3 +186,85 @@ def test_a_database_failure_is_an_error_answer_that_changes_nothing(
     assert Member.objects.count() == 0
     assert Membership.objects.count() == 1
     assert RequestLog.objects.get().status_code == 500
+
+
+@pytest.mark.slow
+def test_bodies_without_a_length_are_read_up_to_the_limit(service):
+    """Through the real server: chunked bodies, and a declared length."""
+    import httpx
+
+    service.start("--no-worker")
+    url = f"{service.base_url}/api/v1/members"
+    headers = {"X-API-Key": service.api_key, "Content-Type": "application/json"}
+
+    def chunks(body: bytes):
+        for start in range(0, len(body), 4096):
+            yield body[start : start + 4096]
+
+    small = httpx.post(url, content=chunks(b'{"email": "c@x.org"}'), headers=headers)
+    assert small.status_code == 201, small.text
+    big = b'{"email": "d@x.org", "pad": "' + b"x" * 70_000 + b'"}'
+    refused = httpx.post(url, content=chunks(big), headers=headers)
+    assert (refused.status_code, refused.json()["code"]) == (413, "payload_too_large")
+    declared = httpx.post(url, content=big, headers=headers)
+    assert declared.status_code == 413
+    listed = httpx.get(url, headers=headers).json()["data"]
+    emails = {m["email"] for m in listed["members"]}
+    assert "c@x.org" in emails
+    assert "d@x.org" not in emails
+
+
+def test_an_unreachable_database_is_an_error_answer(api, monkeypatch):
+    from membergate.apikeys.models import ApiKey
+
+    def unreachable(secret):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(ApiKey, "authenticate", unreachable)
+    answer = api.get("/memberships")
+    assert (answer.status_code, answer.json()["code"]) == (500, "internal_error")
+    assert answer["X-Request-ID"]
+
+
+_junk = st.text(max_size=30)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    path=st.sampled_from(
+        ["/members", "/members/add-membership", "/members/remove-membership"]
+    ),
+    method=st.sampled_from(["POST", "PUT", "PATCH", "GET"]),
+    query=st.dictionaries(
+        st.sampled_from(["email", "memberships", "membership_id", "notify", "x"]),
+        _junk,
+        max_size=4,
+    ),
+    content_type=st.sampled_from(
+        ["", "application/json", "text/plain", "application/x-www-form-urlencoded",
+         "multipart/form-data; boundary=b", "application/xml", "APPLICATION/JSON; x=y"]
+    ),
+    body=st.binary(max_size=200)
+    | st.dictionaries(_junk, _junk | st.integers() | st.none(), max_size=4).map(
+        lambda d: json.dumps(d).encode()
+    ),
+)  # fmt: skip
+def test_no_input_gets_a_server_error(api, path, method, query, content_type, body):
+    before = snapshot()
+    answer = api.call(
+        method,
+        path,
+        query=urlencode(query),
+        body=body,
+        content_type=content_type,
+    )
+    assert answer.status_code < 500, answer.content
+    payload = answer.json()
+    if answer.status_code >= 400:
+        assert set(payload) == {"code", "message", "data"}
+        assert payload["data"]["status"] == answer.status_code
+        assert snapshot() == before

@@ -32,6 +32,7 @@ def test_the_docs_page_is_served(db):
     answer = Client().get("/api/v1/docs")
     assert answer.status_code == 200
     assert b"openapi.json" in answer.content
+    assert b"cdn.jsdelivr" not in answer.content
 
 
 def test_the_alias_serves_no_second_schema(db):

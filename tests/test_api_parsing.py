@@ -281,3 +281,25 @@ def test_any_input_gives_a_command_or_a_refusal(
     assert isinstance(result, Command)
     assert result.email == result.email.strip().lower()
     assert all(isinstance(i, int) and i >= 1 for i in result.membership_ids)
+
+
+@given(
+    boundary=st.sampled_from(["", "x", BOUNDARY, "a b", "\u00e9"]),
+    extra=st.sampled_from(["", "; charset=nope", "; charset=utf-8"]),
+    body=st.one_of(
+        st.binary(max_size=300),
+        st.dictionaries(_field_names, _text, max_size=4).map(
+            lambda d: encode_multipart(BOUNDARY, d)
+        ),
+        st.binary(max_size=100).map(
+            lambda b: encode_multipart(BOUNDARY, {"email": "a@x.org"})[:-20] + b
+        ),
+    ),
+)
+def test_any_multipart_body_gives_fields_or_a_refusal(boundary, extra, body):
+    content_type = f"multipart/form-data; boundary={boundary}{extra}"
+    try:
+        fields = read_fields("", content_type, body)
+    except ParseError:
+        return
+    assert all(isinstance(v, str) for values in fields.values() for v in values)

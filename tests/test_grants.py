@@ -124,3 +124,12 @@ def test_upsert_creates_a_member_without_a_usable_password(db):
     created_member, created = upsert_member("new@example.com", "New", "")
     assert created
     assert not created_member.has_usable_password()
+
+
+def test_revoking_an_expired_grant_changes_nothing(member, make_membership):
+    trial = make_membership("Trial", duration="days", duration_count=7)
+    grant_memberships(member, [trial], Actor(), now=NOW)
+
+    later = NOW + timedelta(days=8)
+    assert revoke_memberships(member, [trial], Actor(), now=later) == []
+    assert Grant.objects.get().revoked_at is None

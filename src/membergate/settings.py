@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_tasks_db",
+    # The API docs' Swagger UI, served from here rather than from a CDN.
+    "ninja",
 ]
 
 MIDDLEWARE = [

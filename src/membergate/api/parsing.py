@@ -15,10 +15,12 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from email.message import Message
-from email.parser import BytesParser
-from email.policy import HTTP
+from io import BytesIO
 from urllib.parse import parse_qsl
+
+from django.core.exceptions import SuspiciousOperation
+from django.core.files.uploadhandler import MemoryFileUploadHandler
+from django.http.multipartparser import MultiPartParser, MultiPartParserError
 
 from membergate.members.emails import InvalidEmail, normalize_email
 
@@ -232,41 +234,17 @@ def _parse_form(body: bytes) -> list[tuple[str, str]]:
 
 def _parse_multipart(content_type: str, body: bytes) -> list[tuple[str, str]]:
     """The text fields of a multipart body; uploaded files are ignored."""
-    broken = ParseError(
-        "invalid_body", "The multipart form body is malformed or not UTF-8 text."
-    )
-    header = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
+    meta = {"CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(body))}
     try:
-        message = BytesParser(policy=HTTP).parsebytes(header + body)
-    except Exception:
-        raise broken from None
-    boundary = message.get_boundary()
-    if not boundary:
-        raise broken
-    # A form with no fields is only its closing boundary.
-    if body.strip() in (b"", f"--{boundary}--".encode("latin-1", "replace")):
-        return []
-    if not message.is_multipart() or message.defects:
-        raise broken
-    pairs: list[tuple[str, str]] = []
-    for part in message.iter_parts():
-        if not isinstance(part, Message):
-            continue
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str) or part.get_filename() is not None:
-            continue
-        payload = part.get_payload(decode=True)
-        if not isinstance(payload, bytes):
-            continue
-        try:
-            pairs.append((name, payload.decode("utf-8")))
-        except UnicodeDecodeError:
-            raise broken from None
-        if len(pairs) > MAX_FIELDS:
-            raise ParseError(
-                "invalid_body", f"The body has more than {MAX_FIELDS} fields."
-            )
-    return pairs
+        parser = MultiPartParser(
+            meta, BytesIO(body), [MemoryFileUploadHandler()], "utf-8"
+        )
+        data, _ = parser.parse()
+    except (MultiPartParserError, SuspiciousOperation, ValueError, LookupError):
+        raise ParseError(
+            "invalid_body", "The multipart form body is malformed."
+        ) from None
+    return [(name, value) for name, values in data.lists() for value in values]
 
 
 # -- the fields ---------------------------------------------------------------

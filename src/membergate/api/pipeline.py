@@ -80,6 +80,7 @@ class Call:
     _body: bytes | None = None
     _body_read: bool = False
     _fields: Fields | None = None
+    _refusal: ApiError | None = None
 
     @property
     def action(self) -> str:
@@ -97,27 +98,36 @@ class Call:
         return self._body
 
     def fields(self) -> Fields:
-        """The query's and body's fields, parsed once."""
+        """The query's and body's fields, parsed once (or refused once)."""
+        if self._refusal is not None:
+            raise self._refusal
         if self._fields is None:
-            body = self.body()
-            if body is None:
-                raise ApiError(
-                    413,
-                    "payload_too_large",
-                    f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.",
-                )
             try:
-                self._fields = read_fields(self.query_string, self.content_type, body)
-            except UnsupportedMediaType:
-                raise ApiError(
-                    415,
-                    "unsupported_media_type",
-                    "Send the fields as JSON, as a form (form-urlencoded or "
-                    "multipart) or in the URL's query string.",
-                ) from None
-            except ParseError as error:
-                raise _bad_input(error) from None
+                self._fields = self._read_fields()
+            except ApiError as refusal:
+                self._refusal = refusal
+                raise
         return self._fields
+
+    def _read_fields(self) -> Fields:
+        body = self.body()
+        if body is None:
+            raise ApiError(
+                413,
+                "payload_too_large",
+                f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.",
+            )
+        try:
+            return read_fields(self.query_string, self.content_type, body)
+        except UnsupportedMediaType:
+            raise ApiError(
+                415,
+                "unsupported_media_type",
+                "Send the fields as JSON, as a form (form-urlencoded or "
+                "multipart) or in the URL's query string.",
+            ) from None
+        except ParseError as error:
+            raise _bad_input(error) from None
 
     def parsed_fields(self) -> Fields:
         """The fields if they could be read, else none (for the log)."""
@@ -143,14 +153,20 @@ def serve(
         request_id=_request_id(request),
         member_id=member_id,
     )
-    call.secret = _find_secret(call)
-    key = None
-    if call.secret and len(call.secret) <= MAX_KEY_LENGTH:
-        key = ApiKey.authenticate(call.secret)
-    if key is not None:
-        key.touch()
-        call.api_key = key
-    answer, _ = process(call, Actor(api_key=key), resent=False)
+    try:
+        call.secret = _find_secret(call)
+        key = None
+        if call.secret and len(call.secret) <= MAX_KEY_LENGTH:
+            key = ApiKey.authenticate(call.secret)
+        if key is not None:
+            key.touch()
+            call.api_key = key
+        answer, _ = process(call, Actor(api_key=key), resent=False)
+    except Exception:
+        # Only when even the error could not be logged: the database is
+        # most likely unreachable.
+        logger.exception("API call %s could not be served", call.request_id)
+        answer = _internal_error()
     return answer, call
 
 
@@ -163,14 +179,18 @@ def process(call: Call, actor: Actor, *, resent: bool) -> tuple[Answer, RequestL
         return answer, entry
     except Exception:
         logger.exception("API call %s to %s failed", call.request_id, call.action)
-    answer = ApiError(
+    answer = _internal_error()
+    with transaction.atomic():
+        entry = write_log(call, answer)
+    return answer, entry
+
+
+def _internal_error() -> Answer:
+    return ApiError(
         500,
         "internal_error",
         "Something went wrong on the server; nothing was changed. Try again later.",
     ).answer
-    with transaction.atomic():
-        entry = write_log(call, answer)
-    return answer, entry
 
 
 def _decide(call: Call, actor: Actor, *, resent: bool) -> Answer:

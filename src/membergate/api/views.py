@@ -19,7 +19,7 @@ from membergate.api.answers import Answer
 from membergate.api.models import RequestLog
 
 Action = RequestLog.Action
-METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def _respond(answer: Answer, call: pipeline.Call) -> HttpResponse:

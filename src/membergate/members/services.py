@@ -137,17 +137,18 @@ def revoke_memberships(
 ) -> list[int]:
     """Revoke the member's active grants of these memberships.
 
-    A grant that has already expired is closed too but not reported, since
-    it gave no access. Return the ids of the memberships revoked.
+    A grant that has expired already gave no access and is left as it is:
+    revoking what is not active changes nothing. Return the ids of the
+    memberships revoked.
     """
     now = now or timezone.now()
-    grants = list(member.grants.open().filter(membership__in=memberships))
+    grants = list(member.grants.active(now).filter(membership__in=memberships))
     if not grants:
         return []
     Grant.objects.filter(pk__in=[g.pk for g in grants]).update(
         revoked_at=now, revoked_by_key=actor.api_key, revoked_by_user=actor.user
     )
-    revoked = {g.membership_id for g in grants if g.is_active(now)}
+    revoked = {g.membership_id for g in grants}
     return [m.pk for m in memberships if m.pk in revoked]
 
 

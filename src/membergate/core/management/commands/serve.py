@@ -125,6 +125,9 @@ class Command(BaseCommand):
             "--workers", str(options["workers"]),
             "--blocking-threads", str(options["threads"]),
             "--no-ws",
+            # A client that has not sent its headers in 10 s is dropped
+            # before it reaches a request thread.
+            "--http1-header-read-timeout", "10000",
             "--log-level", "warning",
             "--workers-kill-timeout", str(int(_STOP_TIMEOUT) - 2),
             "membergate.wsgi:application",
