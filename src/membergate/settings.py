@@ -34,7 +34,7 @@ INSTALLED_APPS = [
     "membergate.api",
     "membergate.mail",
     "membergate.accounts",
-    "django.contrib.admin",
+    "membergate.core.admin_config.MembergateAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
