@@ -168,7 +168,7 @@ def active_member_counts(now: datetime | None = None) -> dict[int, int]:
     rows = (
         Grant.objects.active(now)
         .values_list("membership_id")
-        .annotate(members=Count("id"))
+        .annotate(members=Count("*"))
         .order_by()
     )
     return dict(rows)
