@@ -5,7 +5,11 @@ from membergate.core import views as core_views
 
 urlpatterns = [
     path("health", core_views.health, name="health"),
+    path("ready", core_views.ready, name="ready"),
+    path("metrics", core_views.prometheus_metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("account/", include("membergate.accounts.urls")),
     path("", include("membergate.api.urls")),
 ]
+
+handler500 = "membergate.core.views.server_error"
