@@ -27,14 +27,14 @@ class Job:
 JOBS: list[Job] = []
 
 
-def periodic(
+def periodic[F: Callable[[], object]](
     minutes: float = 0, *, seconds: float = 0
-) -> Callable[[Callable[[], object]], Callable[[], object]]:
+) -> Callable[[F], F]:
     every_seconds = minutes * 60 + seconds
     if every_seconds <= 0:
         raise ValueError("a periodic job needs a positive interval")
 
-    def register(function: Callable[[], object]) -> Callable[[], object]:
+    def register(function: F) -> F:
         JOBS.append(Job(function, every_seconds))
         return function
 
