@@ -5,6 +5,7 @@ import pytest
 
 from membergate.apikeys.models import ApiKey
 from membergate.members.models import Member, Membership
+from tests.apiclient import Api
 from tests.service import Service
 
 
@@ -32,3 +33,9 @@ def service(tmp_path: Path) -> Iterator[Service]:
     """A real `membergate serve`, not yet started, on a database of its own."""
     with Service(tmp_path / "data") as running:
         yield running
+
+
+@pytest.fixture
+def api(api_key: tuple[ApiKey, str]) -> Api:
+    """A sender calling /api/v1 with a good key."""
+    return Api(api_key[1])

@@ -225,6 +225,15 @@ TASK_RESULT_DAYS = conf.env_int(
 # the API can answer 413 itself.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 128 * 1024
 
+# Incoming API: failed authentications a source address may make a minute,
+# and how many days the request log keeps.
+API_AUTH_FAILURE_LIMIT = conf.env_int(
+    "MEMBERGATE_AUTH_FAILURE_LIMIT", 30, minimum=1, maximum=1_000_000
+)
+API_REQUEST_LOG_DAYS = conf.env_int(
+    "MEMBERGATE_REQUEST_LOG_DAYS", 30, minimum=1, maximum=3650
+)
+
 LOG_FORMAT = conf.env_choice("LOG_FORMAT", "text", ("text", "json"))
 LOG_LEVEL = conf.env_choice(
     "MEMBERGATE_LOG_LEVEL", "info", ("debug", "info", "warning", "error")

@@ -1,0 +1,198 @@
+"""What each endpoint does, given a validated command.
+
+Changes go through the member services shared with the admin and CLI; the
+caller runs them inside the request's transaction.
+"""
+
+import math
+from datetime import datetime
+
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from membergate.api.answers import (
+    Answer,
+    ApiError,
+    member_out,
+    membership_out,
+    success,
+)
+from membergate.api.parsing import Command, MemberQuery
+from membergate.mail.services import enqueue_welcome_email
+from membergate.members.models import Grant, Member, Membership
+from membergate.members.services import (
+    Actor,
+    UnknownMemberships,
+    active_grants,
+    active_member_counts,
+    grant_memberships,
+    lock_member,
+    resolve_memberships,
+    revoke_memberships,
+    upsert_member,
+)
+
+
+def _resolve(ids: tuple[int, ...]) -> list[Membership]:
+    try:
+        return resolve_memberships(ids)
+    except UnknownMemberships as unknown:
+        listed = ", ".join(str(i) for i in unknown.ids)
+        raise ApiError(
+            400,
+            "unknown_membership",
+            f"No membership can be granted with the id {listed}: check the ids "
+            "in the admin's membership list. Nothing was changed.",
+            field="memberships",
+            ids=unknown.ids,
+        ) from None
+
+
+def _locked_member(email: str) -> Member:
+    member = lock_member(email)
+    if member is None:
+        raise ApiError(
+            404,
+            "member_not_found",
+            "No member has this email address. Create the member first.",
+            field="email",
+        )
+    return member
+
+
+def _changed(
+    member: Member,
+    *,
+    created: bool,
+    added: list[int],
+    removed: list[int],
+    notified: bool,
+    dry_run: bool,
+    grants: list[Grant] | None = None,
+) -> Answer:
+    shown = member_out(member, active_grants(member) if grants is None else grants)
+    if dry_run and created:
+        shown["id"] = None
+    data = {
+        "created": created,
+        "member": shown,
+        "memberships_added": added,
+        "memberships_removed": removed,
+        "notified": notified,
+    }
+    if dry_run:
+        data["dry_run"] = True
+    return success(201 if created else 200, data)
+
+
+def create_member(command: Command, actor: Actor) -> Answer:
+    memberships = _resolve(command.membership_ids)
+    member, created = upsert_member(
+        command.email, command.first_name, command.last_name
+    )
+    now = timezone.now()
+    added = grant_memberships(member, memberships, actor, now)
+    notify = created and command.notify
+    if notify and not command.dry_run:
+        enqueue_welcome_email(member)
+    return _changed(
+        member,
+        created=created,
+        added=added,
+        removed=[],
+        notified=notify,
+        dry_run=command.dry_run,
+        # A new member holds exactly what was just granted: no need to read
+        # it back.
+        grants=_granted(member, memberships, now) if created else None,
+    )
+
+
+def _granted(
+    member: Member, memberships: list[Membership], now: datetime
+) -> list[Grant]:
+    grants = [
+        Grant(
+            member=member,
+            membership=m,
+            granted_at=now,
+            expires_at=m.expires_at_for(now),
+        )
+        for m in memberships
+    ]
+    return sorted(
+        (g for g in grants if g.is_active(now)), key=lambda g: g.membership_id
+    )
+
+
+def add_membership(command: Command, actor: Actor) -> Answer:
+    memberships = _resolve(command.membership_ids)
+    member = _locked_member(command.email)
+    added = grant_memberships(member, memberships, actor)
+    return _changed(
+        member,
+        created=False,
+        added=added,
+        removed=[],
+        notified=False,
+        dry_run=command.dry_run,
+    )
+
+
+def remove_membership(command: Command, actor: Actor) -> Answer:
+    memberships = _resolve(command.membership_ids)
+    member = _locked_member(command.email)
+    removed = revoke_memberships(member, memberships, actor)
+    return _changed(
+        member,
+        created=False,
+        added=[],
+        removed=removed,
+        notified=False,
+        dry_run=command.dry_run,
+    )
+
+
+def list_memberships() -> Answer:
+    counts = active_member_counts()
+    return success(
+        200, [membership_out(m, counts.get(m.pk, 0)) for m in Membership.objects.all()]
+    )
+
+
+def list_members(query: MemberQuery) -> Answer:
+    members = Member.objects.order_by("id")
+    if query.email is not None:
+        members = members.filter(email=query.email)
+    total = members.count()
+    start = (query.page - 1) * query.per_page
+    page = members.prefetch_related(_active_grants())[start : start + query.per_page]
+    return success(
+        200,
+        {
+            "members": [member_out(m, m.active_grant_list) for m in page],  # type: ignore[attr-defined]
+            "page": query.page,
+            "per_page": query.per_page,
+            "total": total,
+            "total_pages": math.ceil(total / query.per_page),
+        },
+    )
+
+
+def get_member(member_id: int | None) -> Answer:
+    member = (
+        Member.objects.filter(pk=member_id).first() if member_id is not None else None
+    )
+    if member is None:
+        raise ApiError(404, "member_not_found", "No member has this id.", field="id")
+    return success(200, member_out(member, active_grants(member)))
+
+
+def _active_grants() -> Prefetch:  # type: ignore[type-arg]
+    return Prefetch(
+        "grants",
+        queryset=Grant.objects.active()
+        .select_related("membership")
+        .order_by("membership_id"),
+        to_attr="active_grant_list",
+    )
