@@ -54,13 +54,16 @@ def test_it_gives_each_request_its_own_id(client):
     assert first != second
 
 
-def test_it_keeps_a_plain_incoming_id(client):
-    answer = client.get("/health", headers={"X-Request-ID": "lb-7f3a:2.1_x"})
-    assert answer.headers["X-Request-ID"] == "lb-7f3a:2.1_x"
+@pytest.mark.parametrize(
+    "incoming", ["lb-7f3a:2.1_x", "0f8e7bd4-86b4-4b7e-9a53-2c5f1d2b8c11", "a" * 64]
+)
+def test_it_keeps_a_plain_incoming_id(client, incoming):
+    answer = client.get("/health", headers={"X-Request-ID": incoming})
+    assert answer.headers["X-Request-ID"] == incoming
 
 
 @pytest.mark.parametrize(
-    "incoming", ["a" * 33, "two words", "<script>", "caf\u00e9", "id\nforged line"]
+    "incoming", ["a" * 65, "two words", "<script>", "caf\u00e9", "id\nforged line"]
 )
 def test_it_replaces_an_incoming_id_that_is_not_plain(client, incoming):
     answer = client.get("/health", headers={"X-Request-ID": incoming})
@@ -162,3 +165,34 @@ def test_the_running_service_writes_json_lines_with_the_request_id(tmp_path):
     assert len(matching) == 1
     assert (matching[0]["path"], matching[0]["status"]) == ("/health", 200)
     assert "hidden-value" not in log
+
+
+def test_a_failing_api_call_quotes_the_id_of_its_log_lines(
+    client, api_key, json_log, monkeypatch
+):
+    from membergate.api import actions
+    from membergate.api.models import RequestLog
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(actions, "grant_memberships", broken)
+    answer = client.post(
+        "/api/v1/members",
+        {"email": "ada@example.com"},
+        headers={"X-API-Key": api_key[1], "X-Request-ID": "zap-42"},
+    )
+
+    assert answer.status_code == 500
+    assert answer.headers["X-Request-ID"] == "zap-42"
+    body = answer.json()
+    assert body["code"] == "internal_error"
+    assert "zap-42" in body["message"]
+    assert body["data"] == {"status": 500, "request_id": "zap-42"}
+    assert RequestLog.objects.get().request_id == "zap-42"
+    errors = [line for line in json_log() if line["level"] == "error"]
+    assert errors
+    assert {e["request_id"] for e in errors} == {"zap-42"}
+    tracebacks = [e["exception"] for e in errors if "exception" in e]
+    assert len(tracebacks) == 1
+    assert "RuntimeError: the database went away" in tracebacks[0]

@@ -38,6 +38,7 @@ from membergate.api.parsing import (
 )
 from membergate.api.requestlog import write_log
 from membergate.apikeys.models import ApiKey
+from membergate.core.middleware import get_request_id
 from membergate.members.models import Member
 from membergate.members.services import Actor
 
@@ -166,8 +167,10 @@ def process(call: Call, actor: Actor, *, resent: bool) -> tuple[Answer, RequestL
     answer = ApiError(
         500,
         "internal_error",
-        "Something went wrong on the server; nothing was changed. Try again later.",
+        "Something went wrong on the server; nothing was changed. Try again "
+        f"later, or quote this id when reporting it: {call.request_id}",
     ).answer
+    answer.payload["data"]["request_id"] = call.request_id
     with transaction.atomic():
         entry = write_log(call, answer)
     return answer, entry
@@ -355,6 +358,9 @@ def _source_ip(request: HttpRequest) -> str | None:
 
 
 def _request_id(request: HttpRequest) -> str:
+    # The id the request has in every log line, when the middleware gave one.
+    if assigned := get_request_id(request):
+        return assigned
     given = request.headers.get("X-Request-ID", "")
     if _REQUEST_ID.fullmatch(given):
         return given

@@ -16,11 +16,20 @@ _NEVER_WRITTEN = {"request", "server_time"}
 
 
 class RequestIdFilter(logging.Filter):
-    """Give every record a `request_id`: the current request's, or "-"."""
+    """Give every record a `request_id`: the current request's, or "-".
+
+    Django logs a 5xx answer after the middleware has returned it, but
+    passes the request along, which carries its id.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not getattr(record, "request_id", ""):
-            record.request_id = current_request_id.get() or "-"
+            request = getattr(record, "request", None)
+            record.request_id = (
+                current_request_id.get()
+                or str(getattr(request, "request_id", ""))
+                or "-"
+            )
         return True
 
 

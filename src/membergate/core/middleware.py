@@ -14,9 +14,9 @@ from membergate.core.logs import current_request_id
 logger = logging.getLogger("membergate.requests")
 
 # An id from a proxy or client is kept when it is short and plain, so it can
-# be quoted, searched for and stored in the request log (32 characters);
+# be quoted, searched for and stored in the request log (64 characters);
 # anything else is replaced rather than written to the logs as given.
-_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,32}")
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def get_request_id(request: HttpRequest) -> str:
