@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 from membergate import conf
 
@@ -52,7 +53,9 @@ if BENCH_ENDPOINTS:
     INSTALLED_APPS.append("membergate.benchmark")
 
 MIDDLEWARE = [
+    "membergate.core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -117,6 +120,33 @@ def _database() -> dict[str, object]:
 
 
 DATABASES = {"default": _database()}
+
+
+def _caches() -> dict[str, dict[str, object]]:
+    """Cache shared by every server: Redis when REDIS_URL is set, else the database."""
+    url = conf.env_str("REDIS_URL", "")
+    if not url:
+        return {
+            "default": {
+                "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                "LOCATION": "membergate_cache",
+            }
+        }
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        # The URL may hold a password: name the variable, not the value.
+        raise ImproperlyConfigured(
+            "REDIS_URL must start with redis://, rediss:// or unix://"
+        )
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": "membergate",
+        }
+    }
+
+
+CACHES = _caches()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "members.Member"
@@ -194,6 +224,34 @@ if BEHIND_HTTPS:
     SECURE_HSTS_SECONDS = conf.env_int(
         "MEMBERGATE_HSTS_SECONDS", 31536000, minimum=0, maximum=63072000
     )
+    # HSTS is set on the service's own host name, so this reaches only names
+    # below it, never the rest of the owner's domain.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    # The front proxy normally redirects plain HTTP itself; this catches one
+    # that does not. Probes reach the servers directly over HTTP.
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$", r"^metrics$"]
+# Entering the browsers' HSTS preload list is a commitment for the whole
+# domain that only its owner can make; Membergate does not ask for it.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# Every page, the admin's included, uses only its own scripts, styles and
+# images, with no inline code; the API answers JSON that is never rendered.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+
+METRICS_TOKEN = conf.env_str("MEMBERGATE_METRICS_TOKEN", "")
+TASK_RESULT_DAYS = conf.env_int(
+    "MEMBERGATE_TASK_RESULT_DAYS", 3, minimum=1, maximum=3650
+)
 
 # The API accepts bodies up to 64 KiB; Django's own limit sits just above so
 # the API can answer 413 itself.
@@ -216,14 +274,26 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "text": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+        },
         "json": {"()": "membergate.core.logs.JsonFormatter"},
     },
+    "filters": {
+        "request_id": {"()": "membergate.core.logs.RequestIdFilter"},
+    },
     "handlers": {
-        "stderr": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT},
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        },
     },
     "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # Each answer has its line from membergate.requests already; Django's
+        # own logger adds the tracebacks of 5xx answers.
+        "django.request": {"level": "ERROR"},
     },
 }

@@ -38,6 +38,7 @@ from membergate.api.parsing import (
 )
 from membergate.api.requestlog import write_log
 from membergate.apikeys.models import ApiKey
+from membergate.core.middleware import get_request_id
 from membergate.members.models import Member
 from membergate.members.services import Actor
 
@@ -166,7 +167,7 @@ def serve(
         # Only when even the error could not be logged: the database is
         # most likely unreachable.
         logger.exception("API call %s could not be served", call.request_id)
-        answer = _internal_error()
+        answer = _internal_error(call)
     return answer, call
 
 
@@ -179,18 +180,21 @@ def process(call: Call, actor: Actor, *, resent: bool) -> tuple[Answer, RequestL
         return answer, entry
     except Exception:
         logger.exception("API call %s to %s failed", call.request_id, call.action)
-    answer = _internal_error()
+    answer = _internal_error(call)
     with transaction.atomic():
         entry = write_log(call, answer)
     return answer, entry
 
 
-def _internal_error() -> Answer:
-    return ApiError(
+def _internal_error(call: Call) -> Answer:
+    answer = ApiError(
         500,
         "internal_error",
-        "Something went wrong on the server; nothing was changed. Try again later.",
+        "Something went wrong on the server; nothing was changed. Try again "
+        f"later, or quote this id when reporting it: {call.request_id}",
     ).answer
+    answer.payload["data"]["request_id"] = call.request_id
+    return answer
 
 
 def _decide(call: Call, actor: Actor, *, resent: bool) -> Answer:
@@ -375,6 +379,9 @@ def _source_ip(request: HttpRequest) -> str | None:
 
 
 def _request_id(request: HttpRequest) -> str:
+    # The id the request has in every log line, when the middleware gave one.
+    if assigned := get_request_id(request):
+        return assigned
     given = request.headers.get("X-Request-ID", "")
     if _REQUEST_ID.fullmatch(given):
         return given

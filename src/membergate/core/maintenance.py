@@ -1,7 +1,8 @@
 """Periodic upkeep that the background worker runs beside its tasks.
 
-Apps register jobs in their `jobs` module with ``@periodic(minutes)``; each
-worker runs the jobs that are due. Jobs must be safe to run in several
+Apps register jobs in their `jobs` module with ``@periodic(minutes)`` (or
+``@periodic(seconds=15)``); each worker runs the jobs that are due, looking
+every few seconds. Jobs must be safe to run in several
 workers at once: delete in small batches, claim rows with
 ``select_for_update(skip_locked=True)``.
 """
@@ -26,9 +27,15 @@ class Job:
 JOBS: list[Job] = []
 
 
-def periodic(minutes: float) -> Callable[[Callable[[], object]], Callable[[], object]]:
-    def register(function: Callable[[], object]) -> Callable[[], object]:
-        JOBS.append(Job(function, minutes * 60))
+def periodic[F: Callable[[], object]](
+    minutes: float = 0, *, seconds: float = 0
+) -> Callable[[F], F]:
+    every_seconds = minutes * 60 + seconds
+    if every_seconds <= 0:
+        raise ValueError("a periodic job needs a positive interval")
+
+    def register(function: F) -> F:
+        JOBS.append(Job(function, every_seconds))
         return function
 
     return register

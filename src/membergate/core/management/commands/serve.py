@@ -1,20 +1,24 @@
 import ctypes
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from argparse import ArgumentParser
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from membergate import conf
 from membergate.core.bootstrap import FirstRun, bootstrap
+from membergate.core.datadir import hold_shared_lock
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +69,8 @@ class Command(BaseCommand):
         host, port = options["host"], options["port"]
         if not 1 <= port <= 65535:
             raise CommandError("--port must be from 1 to 65535")
+        if connection.vendor == "sqlite":
+            hold_shared_lock()
         self.migrate()
         first_run = bootstrap(conf.env_str("MEMBERGATE_ADMIN_EMAIL", "admin@localhost"))
 
@@ -76,6 +82,7 @@ class Command(BaseCommand):
                 shown_host = f"[{shown_host}]"
             env["MEMBERGATE_BASE_URL"] = f"http://{shown_host}:{port}"
         base_url = env["MEMBERGATE_BASE_URL"].rstrip("/")
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(self.fresh_metrics_dir(port))
         self.announce(base_url, first_run)
 
         children = [self.start_server(host, port, options, env)]
@@ -90,12 +97,25 @@ class Command(BaseCommand):
                 cursor.execute("SELECT pg_advisory_lock(%s)", [_MIGRATION_LOCK])
             try:
                 call_command("migrate", interactive=False, verbosity=0)
+                call_command("createcachetable", verbosity=0)
             finally:
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT pg_advisory_unlock(%s)", [_MIGRATION_LOCK])
         else:
             call_command("migrate", interactive=False, verbosity=0)
+            call_command("createcachetable", verbosity=0)
         connection.close()
+
+    def fresh_metrics_dir(self, port: int) -> Path:
+        """An empty directory where this server's processes keep their counts.
+
+        One per port, so two servers sharing a data dir keep apart; emptied
+        at start, as the counts of a previous run must not be added in.
+        """
+        directory = settings.DATA_DIR / "metrics" / str(port)
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        return directory
 
     def announce(self, base_url: str, first_run: FirstRun | None) -> None:
         write = self.stdout.write

@@ -5,11 +5,13 @@ from typing import Any
 
 from django.apps import apps
 from django.core.management.base import BaseCommand
+from django.db import connection
 from django.utils.crypto import get_random_string
 from django.utils.module_loading import module_has_submodule
 from django_tasks_db.management.commands.db_worker import Worker
 
 from membergate.core import maintenance
+from membergate.core.datadir import hold_shared_lock
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, interval: float, batch: bool, **options: Any) -> None:
+        if connection.vendor == "sqlite":
+            hold_shared_lock()
         _load_periodic_jobs()
         worker_id = get_random_string(32)
         worker = Worker(

@@ -1,0 +1,79 @@
+"""Request ids, the one log line per request, and request metrics."""
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponseBase
+
+from membergate.core import metrics
+from membergate.core.logs import current_request_id
+
+logger = logging.getLogger("membergate.requests")
+
+# An id from a proxy or client is kept when it is short and plain, so it can
+# be quoted, searched for and stored in the request log (64 characters);
+# anything else is replaced rather than written to the logs as given.
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def get_request_id(request: HttpRequest) -> str:
+    """Return the id RequestIdMiddleware gave this request ("" outside one)."""
+    return str(getattr(request, "request_id", ""))
+
+
+def _action(request: HttpRequest) -> str:
+    """Name the route that answered, never the raw path: metric labels stay few."""
+    match = request.resolver_match
+    if match is None:
+        return "unmatched"
+    return match.url_name or match.view_name or "unnamed"
+
+
+class RequestIdMiddleware:
+    """Give each request an id, answer it in X-Request-ID and log the request.
+
+    Placed first, so the id is set before anything else can log or fail, and
+    the line is written for every answer, errors included.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        incoming = request.headers.get("X-Request-ID", "").strip()
+        if _SANE_REQUEST_ID.fullmatch(incoming):
+            request_id = incoming
+        else:
+            request_id = uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]
+        token = current_request_id.set(request_id)
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+            duration = time.perf_counter() - started
+            response.headers["X-Request-ID"] = request_id
+
+            action = _action(request)
+            metrics.observe_request(action, response.status_code, duration)
+            # request.path never holds the query string, where an API key
+            # may be.
+            logger.info(
+                "%s %s %s %.1fms",
+                request.method,
+                request.path,
+                response.status_code,
+                duration * 1000,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round(duration * 1000, 1),
+                    "action": action,
+                },
+            )
+            return response
+        finally:
+            current_request_id.reset(token)
