@@ -16,6 +16,7 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from membergate.accounts.models import SignInFailures
+from membergate.members.emails import InvalidEmail, normalize_email
 
 ADDRESS_FACTOR = 4
 
@@ -32,6 +33,15 @@ class Keys:
         if self.address:
             pairs.append((Scope.ADDRESS.value, self.address))
         return pairs
+
+
+def keys_for(username: str, address: str | None) -> Keys:
+    """The counters a sign-in attempt with this login touches."""
+    try:
+        account = normalize_email(username)
+    except InvalidEmail:
+        account = username.strip().lower()[:254]
+    return Keys(account=account, address=address)
 
 
 def _lock() -> timedelta:

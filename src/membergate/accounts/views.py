@@ -19,7 +19,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 from membergate.accounts import throttle
 from membergate.accounts.forms import NewLinkForm, SignInForm
 from membergate.mail.tasks import send_password_link
-from membergate.members.emails import InvalidEmail, normalize_email
 from membergate.members.models import Member
 from membergate.members.services import active_grants
 
@@ -43,13 +42,6 @@ def _next_url(request: HttpRequest) -> str:
     ):
         return target
     return reverse("accounts:memberships")
-
-
-def _account_key(raw: str) -> str:
-    try:
-        return normalize_email(raw)
-    except InvalidEmail:
-        return raw.strip().lower()[:254]
 
 
 @never_cache
@@ -76,9 +68,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         return page(request, "sign_in.html", context)
 
     email = form.cleaned_data["email"]
-    keys = throttle.Keys(
-        account=_account_key(email), address=request.META.get("REMOTE_ADDR")
-    )
+    keys = throttle.keys_for(email, request.META.get("REMOTE_ADDR"))
     minutes = throttle.locked_minutes(keys)
     if minutes:
         unit = "minute" if minutes == 1 else "minutes"

@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path, reverse
 
+from membergate.accounts.forms import ThrottledAdminAuthenticationForm
 from membergate.core.dashboard import landing_figures
 
 
@@ -15,6 +16,7 @@ class MembergateAdminSite(admin.AdminSite):
     site_title = "Membergate"
     index_title = "Overview"
     index_template = "admin/membergate_index.html"
+    login_form = ThrottledAdminAuthenticationForm
 
     def get_urls(self) -> list[URLResolver | URLPattern]:
         from membergate.core.api_settings import api_settings
