@@ -1,6 +1,9 @@
 """Guessing a site owner's password is slowed down like a member's."""
 
+from typing import Any
+
 import pytest
+from django.test import Client
 
 from membergate.members.models import Member
 
@@ -12,7 +15,7 @@ def owner(db):
     return Member.objects.create_superuser("owner@example.com", "the right passphrase")
 
 
-def sign_in(client, password, email="owner@example.com"):
+def sign_in(client: Client, password: str, email: str = "owner@example.com") -> Any:
     return client.post(LOGIN, {"username": email, "password": password})
 
 
