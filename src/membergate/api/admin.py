@@ -131,6 +131,23 @@ def _pretty(value: Any) -> str:
     return format_html('<pre class="mg-pre">{}</pre>', text)
 
 
+SUMMARY_FIELDS = ("created_at", "action", "result", "explanation")
+REQUEST_FIELDS = (
+    "method",
+    "path",
+    "pretty_query",
+    "pretty_headers",
+    "content_type",
+    "pretty_body",
+    "email",
+    "key_name",
+    "source_ip",
+    "idempotency_key",
+    "resent_from",
+)
+ANSWER_FIELDS = ("pretty_response", "duration")
+
+
 @admin.register(RequestLog)
 class RequestLogAdmin(admin.ModelAdmin[RequestLog]):
     list_display = (
@@ -150,46 +167,12 @@ class RequestLogAdmin(admin.ModelAdmin[RequestLog]):
     list_per_page = 50
     change_form_template = "admin/api/requestlog/change_form.html"
     fieldsets = (
-        (None, {"fields": ("created_at", "action", "result", "explanation")}),
-        (
-            "Request",
-            {
-                "fields": (
-                    "method",
-                    "path",
-                    "pretty_query",
-                    "pretty_headers",
-                    "content_type",
-                    "pretty_body",
-                    "email",
-                    "key_name",
-                    "source_ip",
-                    "idempotency_key",
-                    "resent_from",
-                )
-            },
-        ),
-        ("Answer", {"fields": ("pretty_response", "duration")}),
+        (None, {"fields": SUMMARY_FIELDS}),
+        ("Request", {"fields": REQUEST_FIELDS}),
+        ("Answer", {"fields": ANSWER_FIELDS}),
     )
-    readonly_fields = (
-        "created_at",
-        "action",
-        "result",
-        "explanation",
-        "method",
-        "path",
-        "pretty_query",
-        "pretty_headers",
-        "content_type",
-        "pretty_body",
-        "email",
-        "key_name",
-        "source_ip",
-        "idempotency_key",
-        "resent_from",
-        "pretty_response",
-        "duration",
-    )
+    # Every field shown is read-only: the log records what happened.
+    readonly_fields = SUMMARY_FIELDS + REQUEST_FIELDS + ANSWER_FIELDS
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[RequestLog], search_term: str
