@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from tests.service import MEMBERGATE, Service
+from tests.smtp import SmtpServer
 
 pytestmark = [
     pytest.mark.slow,
@@ -77,10 +78,12 @@ def race(servers: list[httpx.Client], number: int, gold: int) -> list[int]:
         return sorted(pool.map(send, servers))
 
 
-def start_worker(service: Service, log: Path) -> subprocess.Popen[bytes]:
+def start_worker(
+    service: Service, log: Path, email_url: str
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [MEMBERGATE, "worker"],
-        env=service.env,
+        env={**service.env, "EMAIL_URL": email_url},
         stdout=subprocess.DEVNULL,
         stderr=log.open("w"),
     )
@@ -88,13 +91,16 @@ def start_worker(service: Service, log: Path) -> subprocess.Popen[bytes]:
 
 def test_two_servers_and_two_workers_share_one_database(tmp_path):
     with (
+        SmtpServer() as smtp,
         Service(tmp_path / "one") as one,
         Service(tmp_path / "two") as two,
     ):
         two.env["DATABASE_URL"] = one.env["DATABASE_URL"]
         one.start("--no-worker")
         two.start("--no-worker")
-        workers = [start_worker(one, tmp_path / f"worker{n}.log") for n in (1, 2)]
+        workers = [
+            start_worker(one, tmp_path / f"worker{n}.log", smtp.url) for n in (1, 2)
+        ]
         try:
             ids = {
                 t: create_membership(one, t.title())
@@ -141,6 +147,8 @@ def test_two_servers_and_two_workers_share_one_database(tmp_path):
                     "SELECT status, count(*) FROM django_tasks_database_dbtaskresult "
                     "GROUP BY status"
                 ).fetchall()
+            smtp.wait_for(MEMBERS + RACED, timeout=60)
+            time.sleep(2)  # room for a duplicate to arrive, were there one
         finally:
             for worker in workers:
                 worker.terminate()
@@ -177,3 +185,7 @@ def test_two_servers_and_two_workers_share_one_database(tmp_path):
     assert all(count == 1 for _, count in welcomes), welcomes
     assert len(welcomes) == MEMBERS + RACED
     assert dict(tasks) == {"SUCCESSFUL": MEMBERS + RACED}
+    # Each new member's welcome email arrived at the mail server exactly once.
+    new_members = [f"member{n}@example.com" for n in range(MEMBERS)]
+    new_members += [f"raced{n}@example.com" for n in range(RACED)]
+    assert smtp.recipients() == dict.fromkeys(new_members, 1)
