@@ -42,6 +42,15 @@ def multipart(pairs: list[tuple[str, str]]) -> str:
     return "".join(parts) + f"--{BOUNDARY}--\r\n"
 
 
+def encode(pairs: str, where: str) -> tuple[str, str, str | None]:
+    """Query string, body and content type carrying url-encoded ``pairs``."""
+    if where == "query":
+        return pairs, "", None
+    if where == "form":
+        return "", pairs, "application/x-www-form-urlencoded"
+    return "", multipart(parse_qsl(pairs)), f"multipart/form-data; boundary={BOUNDARY}"
+
+
 @pytest.fixture
 def known(db: None) -> None:
     make_known_memberships()
@@ -129,17 +138,9 @@ FORM_FORMS = [
 @pytest.mark.parametrize("encoded", FORM_FORMS)
 @pytest.mark.parametrize("where", ["query", "form", "multipart"])
 def test_memberships_as_keys_take_every_listed_form(client, known, key, encoded, where):
-    pairs = f"email=ada.lovelace%40example.com&{encoded}"
-    body: str = ""
-    content_type = None
-    query = ""
-    if where == "query":
-        query = pairs
-    elif where == "form":
-        body, content_type = pairs, "application/x-www-form-urlencoded"
-    else:
-        body = multipart(parse_qsl(pairs))
-        content_type = f"multipart/form-data; boundary={BOUNDARY}"
+    query, body, content_type = encode(
+        f"email=ada.lovelace%40example.com&{encoded}", where
+    )
 
     response = send(
         client,
@@ -324,17 +325,12 @@ def test_members_are_found_by_email_normalized_like_any_email(client, known, key
 def test_accented_names_arrive_whole_in_every_encoding(client, known, key, where):
     first, last = "Zoë", "Ñúñez-Çelik"
     encoded = urlencode({"email": EMAIL, "first_name": first, "last_name": last})
-    query, body, content_type = "", "", None
+    content_type: str | None
     if where == "json":
         body = json.dumps({"email": EMAIL, "first_name": first, "last_name": last})
-        content_type = "application/json"
-    elif where == "form":
-        body, content_type = encoded, "application/x-www-form-urlencoded"
-    elif where == "query":
-        query = encoded
+        query, content_type = "", "application/json"
     else:
-        body = multipart(parse_qsl(encoded))
-        content_type = f"multipart/form-data; boundary={BOUNDARY}"
+        query, body, content_type = encode(encoded, where)
 
     response = send(
         client,
