@@ -214,9 +214,13 @@ def _decide(call: Call, actor: Actor, *, resent: bool) -> Answer:
 def _check_key(call: Call, actor: Actor) -> None:
     key = actor.api_key
     if key is None:
-        hits, retry_after = ratelimit.hit(f"auth:{call.source_ip}")
-        if hits > settings.API_AUTH_FAILURE_LIMIT:
-            raise _rate_limited(retry_after)
+        verdict = ratelimit.hit(
+            f"auth:{call.source_ip}",
+            settings.API_AUTH_FAILURE_LIMIT,
+            count_refused=True,
+        )
+        if not verdict.allowed:
+            raise _rate_limited(verdict.retry_after)
         if not call.secret:
             raise ApiError(
                 401,
@@ -231,9 +235,11 @@ def _check_key(call: Call, actor: Actor) -> None:
             "admin's API keys.",
         )
     if key.rate_limit_per_minute is not None:
-        hits, retry_after = ratelimit.hit(f"key:{key.pk}")
-        if hits > key.rate_limit_per_minute:
-            raise _rate_limited(retry_after)
+        verdict = ratelimit.hit(
+            f"key:{key.pk}", key.rate_limit_per_minute, count_refused=False
+        )
+        if not verdict.allowed:
+            raise _rate_limited(verdict.retry_after)
 
 
 def _rate_limited(retry_after: int) -> ApiError:
