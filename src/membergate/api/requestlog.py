@@ -15,6 +15,7 @@ from membergate.api.masking import (
 )
 from membergate.api.models import RequestLog
 from membergate.api.parsing import media_type, parse_query
+from membergate.core import rows
 
 if TYPE_CHECKING:
     from membergate.api.pipeline import Call
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 def write_log(call: "Call", answer: Answer) -> RequestLog:
     secrets = _secrets(call)
     body = call._body if call._body_read else None
-    return RequestLog.objects.create(
+    entry = RequestLog(
         created_at=call.received_at,
         request_id=call.request_id,
         action=call.action,
@@ -50,6 +51,7 @@ def write_log(call: "Call", answer: Answer) -> RequestLog:
         resent_from=call.resent_from,
         resent_by=call.resent_by,
     )
+    return rows.insert(entry)
 
 
 def _secrets(call: "Call") -> list[str]:

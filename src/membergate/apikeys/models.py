@@ -7,6 +7,8 @@ from datetime import timedelta
 from django.db import models
 from django.utils import timezone
 
+from membergate.core import rows
+
 KEY_PREFIX = "mg_"
 # Shown in lists so owners can tell keys apart; 8 characters of the key's
 # 256 random bits reveal nothing useful.
@@ -79,7 +81,8 @@ class ApiKey(models.Model):
         final comparison is constant-time all the same.
         """
         digest = hash_secret(secret)
-        key = cls.objects.usable().filter(secret_hash=digest).first()
+        found = rows.select(cls, "secret_hash = %s AND revoked_at IS NULL", [digest])
+        key = found[0] if found else None
         if key is None or not secrets.compare_digest(key.secret_hash, digest):
             return None
         return key

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
-from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
 from membergate.apikeys.models import ApiKey
+from membergate.core import rows
 from membergate.members.models import Grant, Member, Membership
 
 
@@ -40,7 +40,16 @@ def resolve_memberships(ids: Iterable[int]) -> list[Membership]:
     Raise UnknownMemberships naming every id that is missing or archived.
     """
     wanted = list(dict.fromkeys(ids))
-    found = Membership.objects.grantable().in_bulk(wanted)
+    if not wanted:
+        return []
+    found = {
+        m.pk: m
+        for m in rows.select(
+            Membership,
+            f"archived_at IS NULL AND id IN ({rows.placeholders(wanted)})",
+            wanted,
+        )
+    }
     missing = [i for i in wanted if i not in found]
     if missing:
         raise UnknownMemberships(missing)
@@ -56,19 +65,17 @@ def upsert_member(
     created. Non-empty names overwrite the stored ones; empty ones never
     blank them.
     """
-    try:
-        # A savepoint, so that losing the race to a concurrent create of the
-        # same address leaves the outer transaction usable.
-        with transaction.atomic():
-            member = Member.objects.create(
-                email=email,
-                first_name=first_name,
-                last_name=last_name,
-                password=UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(30),
-            )
+    member = Member(
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        password=UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(30),
+    )
+    # Losing the race to a concurrent create of the same address is not an
+    # error: the other request's member is the one to update.
+    if rows.insert_unless_taken(member, "email"):
         return member, True
-    except IntegrityError:
-        member = Member.objects.select_for_update().get(email=email)
+    member = rows.select(Member, "email = %s", [email], lock=True)[0]
 
     changed = [
         field
@@ -110,7 +117,12 @@ def grant_memberships(
         if new_member
         else {
             grant.membership_id: grant
-            for grant in member.grants.open().filter(membership__in=memberships)
+            for grant in rows.select(
+                Grant,
+                "member_id = %s AND revoked_at IS NULL AND membership_id IN "
+                f"({rows.placeholders(memberships)})",
+                [member.pk, *(m.pk for m in memberships)],
+            )
         }
     )
     expired = []
@@ -136,7 +148,7 @@ def grant_memberships(
         Grant.objects.filter(pk__in=expired).update(
             revoked_at=now, revoked_by_key=actor.api_key, revoked_by_user=actor.user
         )
-    Grant.objects.bulk_create(new)
+    rows.insert_all(new)
     return [grant.membership_id for grant in new]
 
 
