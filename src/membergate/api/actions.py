@@ -18,6 +18,7 @@ from membergate.api.answers import (
     success,
 )
 from membergate.api.parsing import Command, MemberQuery
+from membergate.core import rows
 from membergate.mail.services import enqueue_welcome_email
 from membergate.members.models import Grant, Member, Membership
 from membergate.members.services import (
@@ -25,8 +26,8 @@ from membergate.members.services import (
     UnknownMemberships,
     active_grants,
     active_member_counts,
+    find_member,
     grant_memberships,
-    lock_member,
     resolve_memberships,
     revoke_memberships,
     upsert_member,
@@ -49,7 +50,7 @@ def _resolve(ids: tuple[int, ...]) -> list[Membership]:
 
 
 def _locked_member(email: str) -> Member:
-    member = lock_member(email)
+    member = find_member(email, lock=True)
     if member is None:
         raise ApiError(
             404,
@@ -161,16 +162,24 @@ def list_memberships() -> Answer:
 
 
 def list_members(query: MemberQuery) -> Answer:
-    members = Member.objects.order_by("id")
-    if query.email is not None:
-        members = members.filter(email=query.email)
-    total = members.count()
     start = (query.page - 1) * query.per_page
-    page = members.prefetch_related(_active_grants())[start : start + query.per_page]
+    if query.email is not None:
+        # At most one member: no count, no paging query.
+        found = find_member(query.email)
+        matching = [found] if found is not None else []
+        total = len(matching)
+        shown = [member_out(m, active_grants(m)) for m in matching[start:]]
+    else:
+        members = Member.objects.order_by("id")
+        total = members.count()
+        page = members.prefetch_related(_active_grants())[
+            start : start + query.per_page
+        ]
+        shown = [member_out(m, m.active_grant_list) for m in page]  # type: ignore[attr-defined]
     return success(
         200,
         {
-            "members": [member_out(m, m.active_grant_list) for m in page],  # type: ignore[attr-defined]
+            "members": shown,
             "page": query.page,
             "per_page": query.per_page,
             "total": total,
@@ -180,9 +189,8 @@ def list_members(query: MemberQuery) -> Answer:
 
 
 def get_member(member_id: int | None) -> Answer:
-    member = (
-        Member.objects.filter(pk=member_id).first() if member_id is not None else None
-    )
+    found = rows.select(Member, "id = %s", [member_id]) if member_id is not None else []
+    member = found[0] if found else None
     if member is None:
         raise ApiError(404, "member_not_found", "No member has this id.", field="id")
     return success(200, member_out(member, active_grants(member)))

@@ -62,16 +62,24 @@ def insert_all(objs: Sequence[Model]) -> None:
 
 
 def select[M: Model](
-    model: type[M], where: str, params: Sequence[Any], *, lock: bool = False
+    model: type[M],
+    where: str,
+    params: Sequence[Any],
+    *,
+    order_by: str = "",
+    lock: bool = False,
 ) -> list[M]:
     """The model's rows that match ``where``, an SQL condition on its table.
 
-    ``lock`` selects FOR UPDATE where the database has it; SQLite's write
+    Pass dates and times in ``params`` through ``db_value``. ``lock``
+    selects FOR UPDATE where the database has it; SQLite's write
     transaction holds the whole database already.
     """
     columns, converters = _select_columns(model, connection.vendor)
     table = connection.ops.quote_name(model._meta.db_table)
     sql = f"SELECT {columns} FROM {table} WHERE {where}"  # noqa: S608
+    if order_by:
+        sql += f" ORDER BY {order_by}"
     if lock and connection.features.has_select_for_update:
         sql += " FOR UPDATE"
     with connection.cursor() as cursor:
@@ -79,6 +87,16 @@ def select[M: Model](
         found = cursor.fetchall()
     names = [name for name, _, _ in converters]
     return [model.from_db(None, names, _converted(row, converters)) for row in found]
+
+
+def db_value(model: type[Model], field_name: str, value: object) -> Any:
+    """``value`` as the database stores it in that field, for ``params``.
+
+    SQLite keeps times as text in a format of Django's; a datetime passed
+    as it is would be compared as different text.
+    """
+    field = model._meta.get_field(field_name)
+    return field.get_db_prep_value(value, connection)  # type: ignore[union-attr]
 
 
 def placeholders(values: Iterable[object]) -> str:

@@ -75,7 +75,9 @@ def upsert_member(
     # error: the other request's member is the one to update.
     if rows.insert_unless_taken(member, "email"):
         return member, True
-    member = rows.select(Member, "email = %s", [email], lock=True)[0]
+    taken = find_member(email, lock=True)
+    assert taken is not None
+    member = taken
 
     changed = [
         field
@@ -89,9 +91,10 @@ def upsert_member(
     return member, False
 
 
-def lock_member(email: str) -> Member | None:
-    """The member with this normalized email, locked, or None."""
-    return Member.objects.select_for_update().filter(email=email).first()
+def find_member(email: str, *, lock: bool = False) -> Member | None:
+    """The member with this normalized email, or None."""
+    found = rows.select(Member, "email = %s", [email], lock=lock)
+    return found[0] if found else None
 
 
 def grant_memberships(
@@ -187,6 +190,23 @@ def active_member_counts(now: datetime | None = None) -> dict[int, int]:
 
 
 def active_grants(member: Member, now: datetime | None = None) -> list[Grant]:
-    return list(
-        member.grants.active(now).select_related("membership").order_by("membership_id")
+    """The member's active grants with their memberships, by membership id."""
+    now = now or timezone.now()
+    # The same condition as GrantQuerySet.active(), in prepared statements:
+    # the API reads it back after every change.
+    grants = rows.select(
+        Grant,
+        "member_id = %s AND revoked_at IS NULL "
+        "AND (expires_at IS NULL OR expires_at > %s)",
+        [member.pk, rows.db_value(Grant, "expires_at", now)],
+        order_by="membership_id",
     )
+    ids = list({grant.membership_id for grant in grants})
+    if ids:
+        memberships = {
+            m.pk: m
+            for m in rows.select(Membership, f"id IN ({rows.placeholders(ids)})", ids)
+        }
+        for grant in grants:
+            grant.membership = memberships[grant.membership_id]
+    return grants
