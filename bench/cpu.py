@@ -86,6 +86,14 @@ def main(argv: list[str] | None = None) -> int:
         body = {"email": f"new-{run}-{next(counter)}@cpu.example", "memberships": ids}
         return environ("POST", "/api/v1/members", {}, json.dumps(body).encode())
 
+    def notify(n: int) -> dict[str, Any]:
+        body = {
+            "email": f"welcome-{run}-{next(counter)}@cpu.example",
+            "memberships": ids,
+            "notify": "1",
+        }
+        return environ("POST", "/api/v1/members", {}, json.dumps(body).encode())
+
     def add(n: int) -> dict[str, Any]:
         body = {"email": f"seed-{run}-{n}@cpu.example", "membership_id": gold.pk}
         return environ(
@@ -104,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     calls: dict[str, Call] = {
         "health": health,
         "create": create,
+        "notify": notify,
         "add": add,
         "get": get,
     }

@@ -88,7 +88,8 @@ def _database() -> dict[str, object]:
     url = conf.env_str("DATABASE_URL", "")
     if not url:
         return {
-            "ENGINE": "django.db.backends.sqlite3",
+            # Django's own, with writers queued in-process (core/sqlite).
+            "ENGINE": "membergate.core.sqlite",
             "NAME": str(DATA_DIR / "membergate.sqlite3"),
             # Kept open between requests: opening one and running the
             # PRAGMAs below cost more than a whole small request.

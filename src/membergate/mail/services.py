@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from membergate.core import rows
 from membergate.mail.models import Delivery
 from membergate.mail.sending import queue_task
 from membergate.members.emails import InvalidEmail, normalize_email
@@ -25,8 +26,8 @@ def enqueue_welcome_email(member: Member) -> Delivery:
     Call inside the transaction that created the member: the delivery row
     and the task row commit or roll back with it.
     """
-    delivery = Delivery.objects.create(
-        member=member, kind=Delivery.Kind.WELCOME, to_email=member.email
+    delivery = rows.insert(
+        Delivery(member=member, kind=Delivery.Kind.WELCOME, to_email=member.email)
     )
     delivery.task_id = queue_task(delivery.pk)
     return delivery
