@@ -19,7 +19,7 @@ from pathlib import Path
 from bench.disk import commits_per_second
 from bench.load import ensure_wrk
 from bench.report import targets, write_results
-from bench.scenarios import Log, Outcome, Plan, run_database
+from bench.scenarios import SCENARIOS, Log, Outcome, Plan, run_database
 
 RESULTS = Path(__file__).with_name("results")
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -39,6 +39,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, help="members for scenarios 5 and 6")
     parser.add_argument("--large-seed", type=int, help="members for scenario 7")
     parser.add_argument("--emails", type=int, help="welcome emails for the worker")
+    parser.add_argument(
+        "--scenarios", help="numbers to run, e.g. 2,3 (default: all; no targets)"
+    )
     parser.add_argument(
         "--output", type=Path, default=RESULTS, help="where latest.md/json go"
     )
@@ -61,7 +64,22 @@ def make_plan(args: argparse.Namespace) -> Plan:
         small_seed=args.seed or (1_000 if smoke else 50_000),
         large_seed=args.large_seed or (5_000 if smoke else 1_000_000),
         emails=args.emails if args.emails is not None else (50 if smoke else 1_000),
+        scenarios=_numbers(args.scenarios),
     )
+
+
+def _numbers(listed: str | None) -> tuple[int, ...]:
+    known = tuple(s.number for s in SCENARIOS)
+    if not listed:
+        return known
+    try:
+        chosen = tuple(int(n) for n in listed.split(",") if n.strip())
+    except ValueError:
+        raise SystemExit(f"bench: --scenarios takes numbers, not {listed!r}") from None
+    unknown = set(chosen) - set(known)
+    if unknown:
+        raise SystemExit(f"bench: no scenario {', '.join(map(str, sorted(unknown)))}")
+    return chosen
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         "plan": plan.__dict__,
         "seeding": seeding,
         "outcomes": [o.as_dict() for o in outcomes],
-        "targets": [] if args.smoke else targets(outcomes, seeding),
+        "targets": ([] if args.smoke or args.scenarios else targets(outcomes, seeding)),
     }
     args.output.mkdir(parents=True, exist_ok=True)
     write_results(run, args.output / "latest.md")

@@ -45,6 +45,7 @@ class Plan:
     small_seed: int
     large_seed: int
     emails: int
+    scenarios: tuple[int, ...] = tuple(range(1, 8))
 
 
 @dataclass
@@ -103,6 +104,8 @@ def run_database(
             "BENCH_SEEDED": str(plan.small_seed),
         }
         for scenario in SCENARIOS:
+            if scenario.number not in plan.scenarios:
+                continue
             if scenario.number == 7:
                 seconds = seed_members(
                     server, plan.small_seed + 1, plan.large_seed, membership_ids[:3]
