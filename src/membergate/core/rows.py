@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import Any
 
-from django.db import connection
+from django.db import connection, models
 from django.db.models import Field, Model
 
 Converter = Callable[[Any, Any, Any], Any]
@@ -111,18 +111,43 @@ def _saved[M: Model](obj: M, pk: object) -> M:
     return obj
 
 
-def _values(obj: Model, fields: Sequence[Field[Any, Any]]) -> list[Any]:
-    return [
-        field.get_db_prep_save(field.pre_save(obj, add=True), connection)
-        for field in fields
-    ]
+# Fields whose plain Python values the database takes as they are: for
+# these, the ORM's conversions would hand back the value they were given.
+_PLAIN_FIELDS = (
+    models.BigIntegerField,
+    models.BooleanField,
+    models.CharField,
+    models.EmailField,
+    models.FloatField,
+    models.IntegerField,
+    models.PositiveIntegerField,
+    models.PositiveSmallIntegerField,
+    models.TextField,
+)
+_PLAIN_VALUES = (str, int, bool, float, type(None))
+
+
+def _is_plain(field: Field[Any, Any]) -> bool:
+    if isinstance(field, models.ForeignKey):
+        return isinstance(field.target_field, models.AutoField | models.BigAutoField)
+    return type(field) in _PLAIN_FIELDS
+
+
+def _values(obj: Model, fields: Sequence[tuple[Field[Any, Any], bool]]) -> list[Any]:
+    values = []
+    for field, plain in fields:
+        value = getattr(obj, field.attname)
+        if not (plain and type(value) in _PLAIN_VALUES):
+            value = field.get_db_prep_save(field.pre_save(obj, add=True), connection)
+        values.append(value)
+    return values
 
 
 # The vendor is part of each cache key: a test run may switch databases.
 @cache
 def _insert_statement(
     model: type[Model], vendor: str, rows: int, conflict: str
-) -> tuple[str, list[Field[Any, Any]]]:
+) -> tuple[str, list[tuple[Field[Any, Any], bool]]]:
     meta = model._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     quote = connection.ops.quote_name
@@ -135,7 +160,7 @@ def _insert_statement(
     if rows == 1:
         assert meta.pk is not None
         sql += f" RETURNING {quote(_column(meta.pk))}"
-    return sql, fields
+    return sql, [(f, _is_plain(f)) for f in fields]
 
 
 # Each field's attribute name, its column expression and the conversions
