@@ -5,6 +5,7 @@ be understood stops the program with a message naming the variable, instead
 of being silently replaced by a default.
 """
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -73,6 +74,22 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_networks(
+    name: str,
+) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Addresses and networks (``10.0.0.1``, ``10.0.0.0/8``), comma-separated."""
+    networks = []
+    for item in env_list(name, []):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {item!r} is not an IP address or network "
+                "(like 127.0.0.1 or 10.0.0.0/8)"
+            ) from None
+    return networks
 
 
 def env_base_url(name: str) -> str | None:

@@ -54,6 +54,7 @@ if BENCH_ENDPOINTS:
 
 MIDDLEWARE = [
     "membergate.core.middleware.RequestIdMiddleware",
+    "membergate.core.proxies.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -266,6 +267,9 @@ API_AUTH_FAILURE_LIMIT = conf.env_int(
 API_REQUEST_LOG_DAYS = conf.env_int(
     "MEMBERGATE_REQUEST_LOG_DAYS", 30, minimum=1, maximum=3650
 )
+
+# Reverse proxies whose X-Forwarded-For names the client (core/proxies.py).
+TRUSTED_PROXIES = conf.env_networks("MEMBERGATE_TRUSTED_PROXIES")
 
 LOG_FORMAT = conf.env_choice("LOG_FORMAT", "text", ("text", "json"))
 LOG_LEVEL = conf.env_choice(
