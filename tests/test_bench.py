@@ -43,3 +43,21 @@ def test_the_smoke_run_measures_every_scenario_without_errors(tmp_path):
     assert run["seeding"][database]["large"]["grants"] >= 15_000
     table = (tmp_path / "latest.md").read_text()
     assert f"| 3 | POST /members, 2 memberships, notify off | {database} |" in table
+
+
+def test_the_cpu_meter_measures_every_kind_of_call(tmp_path):
+    env = {**os.environ, "MEMBERGATE_DATA_DIR": str(tmp_path)}
+    # It migrates and fills the database it is given: never the suite's.
+    env.pop("DATABASE_URL", None)
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.cpu", "--requests", "5"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    rows = [line.split() for line in completed.stdout.splitlines()[1:]]
+    assert [row[0] for row in rows] == ["health", "create", "notify", "add", "get"]
+    for _, cpu_ms, statements in rows:
+        assert float(cpu_ms) > 0
+        assert int(statements) >= 1
