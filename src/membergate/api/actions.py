@@ -38,15 +38,34 @@ def _resolve(ids: tuple[int, ...]) -> list[Membership]:
     try:
         return resolve_memberships(ids)
     except UnknownMemberships as unknown:
-        listed = ", ".join(str(i) for i in unknown.ids)
-        raise ApiError(
-            400,
-            "unknown_membership",
-            f"No membership can be granted with the id {listed}: check the ids "
-            "in the admin's membership list. Nothing was changed.",
-            field="memberships",
-            ids=unknown.ids,
-        ) from None
+        raise _unknown(unknown) from None
+
+
+def _grant(
+    member: Member,
+    memberships: list[Membership],
+    actor: Actor,
+    now: datetime | None = None,
+    *,
+    new_member: bool = False,
+) -> list[int]:
+    # A membership archived since _resolve read it is refused here.
+    try:
+        return grant_memberships(member, memberships, actor, now, new_member=new_member)
+    except UnknownMemberships as unknown:
+        raise _unknown(unknown) from None
+
+
+def _unknown(unknown: UnknownMemberships) -> ApiError:
+    listed = ", ".join(str(i) for i in unknown.ids)
+    return ApiError(
+        400,
+        "unknown_membership",
+        f"No membership can be granted with the id {listed}: check the ids "
+        "in the admin's membership list. Nothing was changed.",
+        field="memberships",
+        ids=unknown.ids,
+    )
 
 
 def _locked_member(email: str) -> Member:
@@ -92,7 +111,7 @@ def create_member(command: Command, actor: Actor) -> Answer:
         command.email, command.first_name, command.last_name
     )
     now = timezone.now()
-    added = grant_memberships(member, memberships, actor, now, new_member=created)
+    added = _grant(member, memberships, actor, now, new_member=created)
     notify = created and command.notify
     if notify and not command.dry_run:
         enqueue_welcome_email(member)
@@ -129,7 +148,7 @@ def _granted(
 def add_membership(command: Command, actor: Actor) -> Answer:
     memberships = _resolve(command.membership_ids)
     member = _locked_member(command.email)
-    added = grant_memberships(member, memberships, actor)
+    added = _grant(member, memberships, actor)
     return _changed(
         member,
         created=False,

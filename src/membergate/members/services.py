@@ -4,18 +4,26 @@ Callers run these inside ``transaction.atomic()``: a request's changes are
 applied whole or not at all.
 """
 
+import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
+from django.db import IntegrityError
 from django.db.models import Count
 from django.utils import timezone
 
 from membergate.apikeys.models import ApiKey
 from membergate.core import rows
 from membergate.members.models import Grant, Member, Membership
+
+# What the database's trigger says when it refuses an open grant of an
+# archived membership (members migration 0002); PostgreSQL adds the id.
+_ARCHIVED_REFUSAL = re.compile(
+    r"membership is archived and cannot be granted(: (\d+))?"
+)
 
 
 @dataclass(frozen=True)
@@ -111,10 +119,15 @@ def grant_memberships(
     opened. Return the ids of the memberships granted. ``new_member`` says
     the member was created in this transaction and holds nothing yet, which
     saves a query on the busiest path.
+
+    Raise UnknownMemberships, changing nothing, if a membership is archived.
     """
     now = now or timezone.now()
     if not memberships:
         return []
+    archived = [m.pk for m in memberships if m.is_archived]
+    if archived:
+        raise UnknownMemberships(archived)
     open_grants = (
         {}
         if new_member
@@ -151,8 +164,28 @@ def grant_memberships(
         Grant.objects.filter(pk__in=expired).update(
             revoked_at=now, revoked_by_key=actor.api_key, revoked_by_user=actor.user
         )
-    rows.insert_all(new)
+    _insert_grants(new)
     return [grant.membership_id for grant in new]
+
+
+def _insert_grants(grants: list[Grant]) -> None:
+    """Insert new grants; a membership archived meanwhile is refused.
+
+    The memberships were read before, so one may have been archived since
+    (on PostgreSQL, by a site owner at this very moment); the database's
+    trigger refuses the grant, and the caller gets the same error as for any
+    archived membership. SQLite's message cannot name the id: then every
+    membership of the insert is named.
+    """
+    try:
+        rows.insert_all(grants)
+    except IntegrityError as error:
+        refusal = _ARCHIVED_REFUSAL.search(str(error))
+        if refusal is None:
+            raise
+        if refusal.group(2):
+            raise UnknownMemberships([int(refusal.group(2))]) from error
+        raise UnknownMemberships([g.membership_id for g in grants]) from error
 
 
 def revoke_memberships(
