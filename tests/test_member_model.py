@@ -47,6 +47,27 @@ def test_the_database_refuses_an_email_that_is_not_lower_case(db):
     assert Member.objects.count() == 1
 
 
+def insert_member(email: str) -> None:
+    with connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO members_member (email, password, first_name, last_name,"
+            " is_active, is_staff, is_superuser, date_joined)"
+            " VALUES (%s, '!', '', '', TRUE, FALSE, FALSE, CURRENT_TIMESTAMP)",
+            [email],
+        )
+
+
+@pytest.mark.parametrize("email", ["Ä@x.org", "ä@x.org", "ada@bücher.example"])
+def test_the_database_refuses_an_email_that_is_not_ascii(db, email):
+    """Lower case is the same everywhere only in ASCII: 'Ä' beside 'ä'."""
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_member(email)
+    insert_member("ada@xn--bcher-kva.example")
+    assert list(Member.objects.values_list("email", flat=True)) == [
+        "ada@xn--bcher-kva.example"
+    ]
+
+
 def test_members_sign_in_by_email_in_any_case(db):
     Member.objects.create_user("Lin@Example.com", password="a long pass phrase")
     assert (

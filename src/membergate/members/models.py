@@ -2,7 +2,7 @@
 
 import calendar
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.contrib.auth.models import (
     AbstractBaseUser,
@@ -10,14 +10,42 @@ from django.contrib.auth.models import (
     PermissionsMixin,
 )
 from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 
 from membergate.members.emails import InvalidEmail, normalize_email
 
 if TYPE_CHECKING:
     from membergate.apikeys.models import ApiKey
+
+
+class IsPrintableAscii(models.Func):
+    """True where a text holds only printable ASCII characters.
+
+    Neither database has one spelling for it, and a regular expression would
+    need Django's own REGEXP function on SQLite, which a plain ``sqlite3``
+    session lacks: each database gets its native pattern match.
+    """
+
+    output_field = models.BooleanField()
+    arity = 1
+
+    def as_sqlite(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> tuple[str, tuple[str | int, ...]]:
+        return self.as_sql(
+            compiler, connection, template="(%(expressions)s NOT GLOB '*[^ -~]*')"
+        )
+
+    def as_postgresql(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> tuple[str, tuple[str | int, ...]]:
+        return self.as_sql(
+            compiler, connection, template="(%(expressions)s ~ '^[ -~]*$')"
+        )
 
 
 class MemberManager(BaseUserManager["Member"]):
@@ -72,6 +100,12 @@ class Member(AbstractBaseUser, PermissionsMixin):
             # case-insensitively, for every writer, not only the ORM.
             models.CheckConstraint(
                 condition=Q(email=Lower("email")), name="member_email_lower_case"
+            ),
+            # Lower case means the same to Python and both databases only in
+            # ASCII, which is all normalize_email stores: outside it, 'Ä' and
+            # 'ä' could sit side by side.
+            models.CheckConstraint(
+                condition=IsPrintableAscii("email"), name="member_email_ascii"
             ),
         ]
 
