@@ -6,7 +6,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import DatabaseError, OperationalError, connection
+from django_tasks_db.models import DBTaskResult
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -185,6 +186,40 @@ def test_a_database_failure_is_an_error_answer_that_changes_nothing(
     assert (answer.status_code, answer.json()["code"]) == (500, "internal_error")
     assert Member.objects.count() == 0
     assert Membership.objects.count() == 1
+    assert RequestLog.objects.get().status_code == 500
+
+
+def test_a_failure_after_the_welcome_email_was_queued_leaves_no_email(
+    transactional_db, api, gold, monkeypatch
+):
+    """Real commits: the email's rows must roll back with the member."""
+    from membergate.api import actions
+    from membergate.mail.services import enqueue_welcome_email as real_enqueue
+
+    queued: list[tuple[int, int]] = []
+
+    def enqueue_then_count(member):
+        delivery = real_enqueue(member)
+        queued.append((delivery.pk, DBTaskResult.objects.count()))
+        return delivery
+
+    def broken(*args, **kwargs):
+        raise DatabaseError("the answer could not be read back")
+
+    monkeypatch.setattr(actions, "enqueue_welcome_email", enqueue_then_count)
+    monkeypatch.setattr(actions, "_changed", broken)
+    answer = api.post(
+        "/members",
+        json={"email": "a@x.org", "memberships": [gold.pk], "notify": 1},
+    )
+
+    assert (answer.status_code, answer.json()["code"]) == (500, "internal_error")
+    # The email and its task were written before the failure came.
+    assert [tasks for _, tasks in queued] == [1]
+    assert not Member.objects.exists()
+    assert not Grant.objects.exists()
+    assert not Delivery.objects.exists()
+    assert not DBTaskResult.objects.exists()
     assert RequestLog.objects.get().status_code == 500
 
 

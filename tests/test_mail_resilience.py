@@ -94,6 +94,46 @@ def test_emails_wait_for_a_mail_server_that_is_down_and_arrive_once(tmp_path):
         assert count_deliveries(service, "sent") == 5
 
 
+def failed_attempts(service: Service) -> int:
+    """Deliveries that have failed at least once and wait for a retry."""
+    code = (
+        "from membergate.mail.models import Delivery;"
+        "print(Delivery.objects.filter(status='queued').exclude(last_error='')"
+        ".count())"
+    )
+    out = service.membergate("manage", "shell", "-c", code).stdout
+    return int(out.strip().splitlines()[-1])
+
+
+def test_emails_sent_while_the_mail_server_was_away_arrive_once(tmp_path):
+    """The worker's kept-open connection goes stale while the server is down."""
+    smtp = SmtpServer()
+    with Service(
+        tmp_path / "data", EMAIL_URL=smtp.url, MEMBERGATE_MAIL_RETRY_BASE_SECONDS="1"
+    ) as service:
+        smtp.start()
+        try:
+            service.start()
+            first, *later = emails(6)
+            create_members(service, [first])
+            smtp.wait_for(1)
+            smtp.stop()
+
+            create_members(service, later)
+            deadline = time.monotonic() + 30
+            while not failed_attempts(service):
+                assert time.monotonic() < deadline, service.read_log()
+                time.sleep(0.2)
+            smtp.start()
+
+            smtp.wait_for(6, timeout=60)
+            time.sleep(2)
+            assert smtp.recipients() == dict.fromkeys(emails(6), 1)
+        finally:
+            smtp.stop()
+        assert count_deliveries(service, "sent") == 6
+
+
 def test_a_worker_killed_mid_batch_loses_no_email(prepared):
     service, smtp, workers = prepared
     smtp.start()
