@@ -12,6 +12,8 @@ from django.utils import timezone
 from membergate.api.jobs import prune_idempotency_records, prune_request_log
 from membergate.api.models import IdempotencyRecord, RequestLog
 from membergate.api.replay import resend_request
+from membergate.core import maintenance
+from membergate.core.management.commands.worker import _load_periodic_jobs
 from membergate.members.models import Grant, Member
 from tests.apiclient import Api
 
@@ -154,3 +156,58 @@ def test_old_rows_and_records_are_pruned(api, settings):
     assert prune_idempotency_records() == 1
     assert RequestLog.objects.count() == 1
     assert IdempotencyRecord.objects.count() == 2
+
+
+@pytest.fixture
+def worker_jobs(monkeypatch, transactional_db):
+    """The periodic jobs as `membergate worker` loads them, all due now.
+
+    Transactional: a run closes stale connections first, as a worker does,
+    which would end a test's wrapping transaction.
+    """
+    _load_periodic_jobs()
+    for job in maintenance.JOBS:
+        monkeypatch.setattr(job, "next_run", 0.0)
+    return maintenance.JOBS
+
+
+def logged_calls(api, *ages: timedelta) -> list[int]:
+    """One logged call per age, each with an idempotency record as old."""
+    for i, _ in enumerate(ages):
+        api.post(
+            "/members",
+            json={"email": f"{i}@x.org"},
+            headers={"Idempotency-Key": str(i)},
+        )
+    ids = list(RequestLog.objects.order_by("id").values_list("pk", flat=True))
+    for pk, age, i in zip(ids, ages, range(len(ages)), strict=True):
+        RequestLog.objects.filter(pk=pk).update(created_at=timezone.now() - age)
+        IdempotencyRecord.objects.filter(key=str(i)).update(
+            created_at=timezone.now() - age
+        )
+    return ids
+
+
+def test_a_due_worker_run_prunes_old_calls_and_idempotency_records(
+    worker_jobs, api, settings, caplog
+):
+    assert prune_request_log in [job.function for job in worker_jobs]
+    settings.API_REQUEST_LOG_DAYS = 30
+    _, new = logged_calls(api, timedelta(days=31), timedelta(minutes=1))
+
+    maintenance.run_due_jobs()
+
+    assert list(RequestLog.objects.values_list("pk", flat=True)) == [new]
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["1"]
+    assert "maintenance job" not in caplog.text
+
+
+def test_the_request_log_days_set_how_long_the_worker_keeps_a_call(
+    worker_jobs, api, settings
+):
+    settings.API_REQUEST_LOG_DAYS = 3
+    _, kept = logged_calls(api, timedelta(days=4), timedelta(days=2))
+
+    maintenance.run_due_jobs()
+
+    assert list(RequestLog.objects.values_list("pk", flat=True)) == [kept]
