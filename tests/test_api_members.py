@@ -1,10 +1,13 @@
 """What each endpoint does, at both base URLs."""
 
 import pytest
+from django.utils import timezone
 
+from membergate.api import actions
 from membergate.api.models import RequestLog
 from membergate.mail.models import Delivery
-from membergate.members.models import Grant, Member
+from membergate.members.models import Grant, Member, Membership
+from tests.api_helpers import assert_error, snapshot
 from tests.apiclient import BASES, Api
 
 
@@ -110,6 +113,9 @@ def test_add_and_remove_membership(api_key, base, member, gold, silver):
     assert removed.status_code == 200
     assert removed.json()["data"]["memberships_removed"] == [gold.pk]
     assert held(member.email) == []
+    grant = Grant.objects.get(membership=gold)
+    assert (grant.granted_by_key, grant.revoked_by_key) == (api_key[0], api_key[0])
+    assert grant.revoked_by_user is None
 
     not_held = api.post(
         "/members/remove-membership",
@@ -210,11 +216,7 @@ def test_one_member(api, member, gold):
 )
 def test_dry_run_answers_and_changes_nothing(api, member, gold, action):
     Grant.objects.create(member=member, membership=gold) if "remove" in action else None
-    before = (
-        Member.objects.count(),
-        Grant.objects.open().count(),
-        Delivery.objects.count(),
-    )
+    before = snapshot()
 
     answer = api.post(
         action,
@@ -228,13 +230,63 @@ def test_dry_run_answers_and_changes_nothing(api, member, gold, action):
     assert data["dry_run"] is True
     changed = data["memberships_added"] or data["memberships_removed"]
     assert changed == [gold.pk]
-    after = (
-        Member.objects.count(),
-        Grant.objects.open().count(),
-        Delivery.objects.count(),
-    )
-    assert after == before
+    assert snapshot() == before
     assert RequestLog.objects.get().dry_run is True
+
+
+@pytest.mark.parametrize(
+    ("action", "changed", "first_name"),
+    [
+        ("/members", "memberships_added", "Augusta"),
+        ("/members/add-membership", "memberships_added", "Ada"),
+        ("/members/remove-membership", "memberships_removed", "Ada"),
+    ],
+)
+def test_a_dry_run_on_an_existing_member_says_what_would_change(
+    api, member, gold, silver, action, changed, first_name
+):
+    Grant.objects.create(member=member, membership=gold)
+    before = snapshot()
+
+    answer = api.post(
+        action,
+        query="dry_run=1&notify=1",
+        json={
+            "email": member.email,
+            "first_name": "Augusta",
+            "memberships": [gold.pk, silver.pk],
+        },
+    )
+
+    assert answer.status_code == 200, answer.json()
+    data = answer.json()["data"]
+    assert (data["dry_run"], data["created"], data["notified"]) == (True, False, False)
+    removing = "remove" in action
+    assert data[changed] == [gold.pk if removing else silver.pk]
+    shown = data["member"]
+    assert (shown["id"], shown["first_name"]) == (member.pk, first_name)
+    held_after = [] if removing else [gold.pk, silver.pk]
+    assert [m["id"] for m in shown["memberships"]] == held_after
+    assert snapshot() == before
+
+
+def test_a_membership_archived_while_a_request_runs_is_refused(
+    api, member, gold, monkeypatch
+):
+    """Read as grantable, archived before the grant: the database refuses."""
+    read_before = Membership.objects.get(pk=gold.pk)
+    Membership.objects.filter(pk=gold.pk).update(archived_at=timezone.now())
+    monkeypatch.setattr(actions, "resolve_memberships", lambda ids: [read_before])
+    before = snapshot()
+
+    answer = api.post(
+        "/members/add-membership",
+        json={"email": member.email, "membership_id": gold.pk},
+    )
+
+    body = assert_error(answer, 400, "unknown_membership")
+    assert body["data"]["ids"] == [gold.pk]
+    assert snapshot() == before
 
 
 def test_the_key_is_taken_from_every_place(api_key, db):
