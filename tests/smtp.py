@@ -13,12 +13,25 @@ from aiosmtpd.controller import Controller
 
 from tests.service import free_port
 
+REFUSAL = "550 5.1.1 No such mailbox here"
+
 
 class Recorder:
     def __init__(self, delay: float = 0.0) -> None:
         self.messages: list[EmailMessage] = []
         self.lock = threading.Lock()
         self.delay = delay
+        # Addresses answered with a permanent 550 at RCPT, as a server
+        # answers for a mailbox that does not exist.
+        self.refused: set[str] = set()
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address.lower() in self.refused:
+            return REFUSAL
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.delay:
@@ -50,6 +63,10 @@ class SmtpServer:
     def messages(self) -> list[EmailMessage]:
         with self.recorder.lock:
             return list(self.recorder.messages)
+
+    def refuse(self, address: str) -> None:
+        """Answer RCPT for this address with a permanent refusal."""
+        self.recorder.refused.add(address.lower())
 
     def recipients(self) -> Counter[str]:
         return Counter(str(m["To"]) for m in self.messages)

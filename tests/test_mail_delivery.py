@@ -15,6 +15,7 @@ from membergate.mail.models import Delivery, EmailTemplate
 from membergate.mail.services import enqueue_welcome_email, retry_deliveries
 from membergate.members.models import Member
 from tests.service import free_port
+from tests.smtp import REFUSAL, SmtpServer
 
 # A port nothing listens on: every attempt fails to connect.
 CLOSED = {
@@ -189,11 +190,12 @@ def test_retries_last_at_least_a_day_then_the_delivery_fails_once(db, settings, 
     assert delivery.last_error
     gave_up = [r for r in caplog.records if "gave up on delivery" in r.getMessage()]
     assert len(gave_up) == 1
+    assert delivery.last_error in gave_up[0].getMessage()
     # No retry is queued after the last failure.
     assert DBTaskResult.objects.filter(status="READY").count() == 2
 
 
-def test_a_refused_recipient_fails_at_once(db, settings):
+def test_a_delivery_whose_member_was_deleted_fails_at_once(db, settings):
     delivery = enqueue_welcome_email(new_member())
     Member.objects.filter(email="ada@example.com").delete()
 
@@ -204,6 +206,39 @@ def test_a_refused_recipient_fails_at_once(db, settings):
         "failed",
         "the member no longer exists",
     )
+
+
+def test_an_address_the_mail_server_refuses_fails_at_once(db, settings, caplog):
+    with SmtpServer() as smtp:
+        smtp.refuse("gone@example.com")
+        settings.MAILERS = {
+            "default": {
+                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "OPTIONS": {"host": "127.0.0.1", "port": smtp.port, "timeout": 5},
+            }
+        }
+        refused = enqueue_welcome_email(new_member("gone@example.com"))
+        kept = enqueue_welcome_email(new_member("ada@example.com"))
+
+        with caplog.at_level(logging.ERROR, logger="membergate.mail.sending"):
+            run_worker()
+        sending.close_connections()
+
+    refused.refresh_from_db()
+    assert (refused.status, refused.attempts) == ("failed", 1)
+    assert refused.last_error == REFUSAL
+    assert not DBTaskResult.objects.filter(status="READY").exists()
+    (logged,) = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "membergate.mail.sending" and r.levelno >= logging.ERROR
+    ]
+    assert f"gave up on delivery {refused.pk}" in logged
+    assert REFUSAL in logged
+    # The refusal ends nothing else on that connection.
+    kept.refresh_from_db()
+    assert kept.status == "sent"
+    assert smtp.recipients() == {"ada@example.com": 1}
 
 
 def test_retrying_a_failed_delivery_sends_it(db):
