@@ -97,3 +97,20 @@ def test_serve_stops_with_its_children_when_killed(service):
     while any(alive(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert [pid for pid in children if alive(pid)] == []
+
+
+def test_a_key_made_on_the_command_line_works_until_it_is_revoked(service):
+    service.start()
+    made = service.membergate("apikey", "create", "--name", "x")
+    key = made.stdout.splitlines()[-1]
+
+    with httpx.Client(base_url=service.base_url, headers={"X-API-Key": key}) as api:
+        created = api.post("/api/v1/members", json={"email": "cli@example.com"})
+        assert created.status_code == 201, created.text
+        assert created.json()["data"]["created"] is True
+
+        service.membergate("apikey", "revoke", "x")
+        refused = api.post("/api/v1/members", json={"email": "late@example.com"})
+
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "invalid_api_key"
