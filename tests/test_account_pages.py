@@ -1,6 +1,7 @@
 import re
 import time
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth.tokens import (
@@ -17,6 +18,7 @@ from django_tasks_db.models import DBTaskResult
 from membergate.accounts.models import SignInFailures
 from membergate.mail import sending
 from membergate.mail.models import Delivery
+from membergate.mail.services import enqueue_welcome_email
 from membergate.members.models import Grant, Member
 from tests.test_mail_delivery import run_worker
 
@@ -197,13 +199,38 @@ def test_an_expired_link_is_refused(client, db, settings, monkeypatch):
     settings.PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
     member = Member.objects.create_user("new@example.com")
     link = link_for(member)
-    assert "Set your password" in client.get(link, follow=True).text
+    assert "new_password1" in client.get(link, follow=True).text
 
     later = datetime.now() + timedelta(days=3, seconds=1)
     monkeypatch.setattr(PasswordResetTokenGenerator, "_now", lambda self: later)
     answer = Client().get(link, follow=True)
 
     assert "This link no longer works" in answer.text
+
+
+def test_the_welcome_email_s_link_lasts_three_days_by_default(
+    db, settings, monkeypatch
+):
+    # No override: these are the values a site runs with.
+    assert settings.PASSWORD_LINK_DAYS == 3
+    assert settings.PASSWORD_RESET_TIMEOUT == 3 * 86400
+    made_at = datetime.now()
+    enqueue_welcome_email(Member.objects.create_user("new@example.com"))
+    sending.close_connections()
+    run_worker()
+    (message,) = mail.outbox
+    assert "expires in 3 days" in message.body
+    link = urlsplit(re.findall(r"\S+/account/set-password/\S+", str(message.body))[0])
+
+    def opened_at(moment: datetime) -> str:
+        monkeypatch.setattr(PasswordResetTokenGenerator, "_now", lambda self: moment)
+        return str(Client().get(link.path, follow=True).text)
+
+    just_before = opened_at(made_at + timedelta(days=3, minutes=-1))
+    assert "new_password1" in just_before
+    just_after = opened_at(made_at + timedelta(days=3, minutes=1))
+    assert "This link no longer works" in just_after
+    assert "new_password1" not in just_after
 
 
 def test_a_link_request_answers_the_same_for_known_and_unknown_emails(client, ada):
