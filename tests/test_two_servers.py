@@ -78,6 +78,22 @@ def race(servers: list[httpx.Client], number: int, gold: int) -> list[int]:
         return sorted(pool.map(send, servers))
 
 
+def sign_in_to_the_admin(service: Service) -> str:
+    """Sign in as the first run's admin; the session cookie's value."""
+    with httpx.Client(base_url=service.base_url) as client:
+        login = client.get("/admin/login/")
+        answer = client.post(
+            "/admin/login/?next=/admin/",
+            data={
+                "username": service.admin_email,
+                "password": service.admin_password,
+                "csrfmiddlewaretoken": login.cookies["csrftoken"],
+            },
+        )
+        assert answer.status_code == 302, answer.text
+        return answer.cookies["sessionid"]
+
+
 def start_worker(
     service: Service, log: Path, email_url: str
 ) -> subprocess.Popen[bytes]:
@@ -96,8 +112,15 @@ def test_two_servers_and_two_workers_share_one_database(tmp_path):
         Service(tmp_path / "two") as two,
     ):
         two.env["DATABASE_URL"] = one.env["DATABASE_URL"]
+        # As docs/deploy.md asks: every app server has the same secret key.
+        for server in (one, two):
+            server.env["SECRET_KEY"] = "one-secret-key-for-every-app-server"
         one.start("--no-worker")
         two.start("--no-worker")
+        session = sign_in_to_the_admin(one)
+        admin_on_two = httpx.get(
+            f"{two.base_url}/admin/", cookies={"sessionid": session}
+        )
         workers = [
             start_worker(one, tmp_path / f"worker{n}.log", smtp.url) for n in (1, 2)
         ]
@@ -154,6 +177,11 @@ def test_two_servers_and_two_workers_share_one_database(tmp_path):
                 worker.terminate()
             for worker in workers:
                 worker.wait(20)
+
+    # A session begun on one server is good on the other.
+    assert admin_on_two.status_code == 200, admin_on_two.headers
+    assert one.admin_email in admin_on_two.text
+    assert "Log out" in admin_on_two.text
 
     for calls in results:
         answers = dict(calls)
