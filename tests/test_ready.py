@@ -3,7 +3,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection, connections
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
@@ -52,6 +52,32 @@ def test_it_is_not_ready_while_a_migration_is_unapplied(client):
     assert answer.status_code == 503
     assert answer.json()["failed"] == ["migrations"]
     assert answer.json()["checks"]["migrations"] == "1 not applied"
+
+
+@pytest.fixture
+def database_down(monkeypatch):
+    """Every new cursor fails, as when the database server has gone away."""
+
+    def refuse(*args: object) -> None:
+        raise OperationalError("connection to server at 127.0.0.1 refused")
+
+    monkeypatch.setattr(type(connections["default"]), "cursor", refuse)
+
+
+def test_health_answers_503_while_the_database_is_down(client, database_down):
+    answer = client.get("/health")
+    assert answer.status_code == 503
+    assert answer.json() == {"status": "error", "database": "unreachable"}
+
+
+def test_it_is_not_ready_while_the_database_is_down(client, database_down):
+    answer = client.get("/ready")
+    assert answer.status_code == 503
+    assert answer.json() == {
+        "status": "error",
+        "failed": ["database"],
+        "checks": {"database": "the database does not answer"},
+    }
 
 
 def test_a_worker_keeps_one_heartbeat_row_up_to_date():
