@@ -8,6 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from membergate.mail.models import Delivery
 from membergate.mail.tasks import send_delivery
+from tests.apiclient import Api
 from tests.service import Service
 
 pytestmark = pytest.mark.django_db
@@ -80,6 +81,36 @@ def test_it_counts_requests_by_route_and_status(client, token):
     assert after[missing] - before.get(missing, 0) == 1
     count = ("membergate_request_duration_seconds_count", (("action", "health"),))
     assert after[count] - before.get(count, 0) == 2
+
+
+def test_api_calls_are_counted_by_route_and_status(client, token, api, make_membership):
+    gold = make_membership("Gold")
+    created = ("membergate_requests_total", (("action", "members"), ("status", "201")))
+    refused = (
+        "membergate_requests_total",
+        (("action", "memberships"), ("status", "401")),
+    )
+    bucket = (
+        "membergate_request_duration_seconds_bucket",
+        (("action", "members"), ("le", "+Inf")),
+    )
+    before = scrape(client)
+
+    answer = api.post(
+        "/members", json={"email": "ada@example.com", "memberships": [gold.id]}
+    )
+    assert answer.status_code == 201
+    assert Api("mg_wrong").get("/memberships").status_code == 401
+    after = scrape(client)
+
+    assert after[created] - before.get(created, 0) == 1
+    assert after[refused] - before.get(refused, 0) == 1
+    assert after[bucket] - before.get(bucket, 0) == 1
+    # Each route has its own label: all under one name, a slow route would
+    # hide among fast ones.
+    actions = {dict(labels).get("action") for _, labels in after}
+    assert {"members", "memberships"} <= actions
+    assert "view" not in actions
 
 
 def test_it_reports_the_task_queue_and_its_oldest_waiting_task(client, token):

@@ -111,11 +111,22 @@ ROUTES: list[tuple[str, dict[str, str], dict[str, dict[str, Any]]]] = [
 ]
 
 
+def _route_name(path: str) -> str:
+    """Name a route after its path, e.g. members_add_membership.
+
+    The name is the `action` label of the request metrics; left to
+    django-ninja, every route would be named after the shared view function.
+    """
+    name = path.strip("/").replace("{member_id}", "id")
+    return name.replace("/", "_").replace("-", "_")
+
+
 def _build_router() -> Router:
     router = Router()
     for path, allowed, documented in ROUTES:
         make = _member_endpoint if "{member_id}" in path else _endpoint
         view = make(allowed)
+        name = _route_name(path)
         for method, extra in documented.items():
             router.add_api_operation(
                 path,
@@ -123,16 +134,22 @@ def _build_router() -> Router:
                 view,
                 operation_id=f"{method.lower()}_{path.strip('/').replace('/', '_')}",
                 openapi_extra=extra,
+                url_name=name,
             )
         hidden = [m for m in METHODS if m not in documented]
-        router.add_api_operation(path, hidden, view, include_in_schema=False)
-        router.add_api_operation(path + "/", METHODS, view, include_in_schema=False)
+        router.add_api_operation(
+            path, hidden, view, include_in_schema=False, url_name=name
+        )
+        router.add_api_operation(
+            path + "/", METHODS, view, include_in_schema=False, url_name=name
+        )
     # Anything else under the base URL: a logged 404 in the API's own shape.
     router.add_api_operation(
         "/{path:rest}",
         METHODS,
         _unknown_endpoint,
         include_in_schema=False,
+        url_name="unknown_endpoint",
     )
     return router
 
