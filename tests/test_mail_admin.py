@@ -1,4 +1,5 @@
 import pytest
+from django.contrib.admin.models import LogEntry
 from django_tasks_db.models import DBTaskResult
 
 from membergate.mail.models import Delivery, EmailTemplate
@@ -74,3 +75,57 @@ def test_a_text_that_cannot_work_is_refused(admin_client, db, body, error):
     assert answer.status_code == 200
     assert error in answer.text
     assert EmailTemplate.objects.get(kind="welcome").subject != "Hi"
+
+
+def saved_texts() -> list[tuple[object, ...]]:
+    return list(
+        EmailTemplate.objects.values_list("kind", "subject", "body", "updated_at")
+    )
+
+
+def test_a_preview_shows_the_posted_text_and_saves_nothing(admin_client, db, settings):
+    settings.SITE_NAME = "Gold Club"
+    before = saved_texts()
+    answer = admin_client.post(
+        change_url(),
+        {
+            "subject": "Hello from {{ site_name }}",
+            "body": "Hi {{ first_name }}, not saved yet: {{ link }}",
+            "_preview": "Preview",
+        },
+    )
+
+    assert answer.status_code == 200
+    assert "Hello from Gold Club" in answer.text
+    assert "Hi Ada, not saved yet: http" in answer.text
+    assert "it is not saved" in answer.text
+    # The form keeps the edit, for the owner to save or change.
+    assert "Hi {{ first_name }}, not saved yet: {{ link }}</textarea>" in answer.text
+    assert saved_texts() == before
+    assert not LogEntry.objects.exists()
+
+
+def test_the_change_form_has_a_preview_button(admin_client, db):
+    page = admin_client.get(change_url()).text
+    assert '<input type="submit" value="Preview" name="_preview">' in page
+    # Save stays the first button, the one Enter presses.
+    assert page.index('name="_save"') < page.index('name="_preview"')
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ("Welcome!", "must contain {{ link }}"),
+        ("{% if %}{{ link }}", "cannot be used"),
+    ],
+)
+def test_a_preview_of_a_text_that_cannot_work_shows_why(admin_client, db, body, error):
+    before = saved_texts()
+    answer = admin_client.post(
+        change_url(), {"subject": "Hi", "body": body, "_preview": "Preview"}
+    )
+    assert answer.status_code == 200
+    assert error in answer.text
+    assert "errornote" in answer.text
+    assert "it is not saved" not in answer.text
+    assert saved_texts() == before

@@ -1,7 +1,9 @@
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html, format_html_join
 
 from membergate.mail import rendering, services
@@ -67,11 +69,25 @@ class DeliveryAdmin(admin.ModelAdmin[Delivery]):
         return False
 
 
+# The name of the change form's Preview button.
+PREVIEW = "_preview"
+
+
 class EmailTemplateForm(forms.ModelForm[EmailTemplate]):
+    # True when the owner asked for a preview: the form is checked and shown
+    # again, the text rendered, and nothing is saved.
+    preview_only = False
+
     class Meta:
         model = EmailTemplate
         fields = ["subject", "body"]
         widgets = {"body": forms.Textarea(attrs={"rows": 18, "cols": 80})}
+
+    def is_valid(self) -> bool:
+        # The admin saves only a valid form; a preview shows the page again
+        # with the posted text, its errors (if any) as a save would show
+        # them, and the text rendered from the unsaved instance.
+        return super().is_valid() and not self.preview_only
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
@@ -96,6 +112,28 @@ class EmailTemplateAdmin(admin.ModelAdmin[EmailTemplate]):
     fields = ["kind", "placeholders", "subject", "body", "preview"]
     readonly_fields = ["kind", "placeholders", "preview"]
 
+    def get_form(
+        self,
+        request: HttpRequest,
+        obj: EmailTemplate | None = None,
+        change: bool = False,
+        **kwargs: Any,
+    ) -> type[forms.ModelForm[EmailTemplate]]:
+        form = super().get_form(request, obj, change, **kwargs)
+        if _previewing(request):
+            return type(form.__name__, (form,), {"preview_only": True})
+        return form
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        extra = {**(extra_context or {}), "previewing": _previewing(request)}
+        return super().changeform_view(request, object_id, form_url, extra)
+
     @admin.display(description="placeholders")
     def placeholders(self, template: EmailTemplate) -> str:
         return format_html(
@@ -107,7 +145,7 @@ class EmailTemplateAdmin(admin.ModelAdmin[EmailTemplate]):
             ),
         )
 
-    @admin.display(description="preview (as saved, for a sample member)")
+    @admin.display(description="preview, for a sample member")
     def preview(self, template: EmailTemplate) -> str:
         if template.pk is None:
             return "-"
@@ -134,3 +172,7 @@ class EmailTemplateAdmin(admin.ModelAdmin[EmailTemplate]):
         self, request: HttpRequest, obj: EmailTemplate | None = None
     ) -> bool:
         return False
+
+
+def _previewing(request: HttpRequest) -> bool:
+    return request.method == "POST" and PREVIEW in request.POST
