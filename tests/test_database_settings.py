@@ -6,6 +6,8 @@ synchronous_commit and fsync on. Each half runs on its own database.
 
 import json
 import sqlite3
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 from django.db import connection, connections
@@ -34,15 +36,17 @@ print(json.dumps(values))
 """
 
 
-def answers(cursor, queries):
-    found = {}
+def answers(cursor: Any, queries: Mapping[str, object]) -> dict[str, object]:
+    found: dict[str, object] = {}
     for query in queries:
         cursor.execute(query)
         found[query] = cursor.fetchone()[0]
     return found
 
 
-def as_the_service_sees_it(service: Service, queries) -> dict[str, object]:
+def as_the_service_sees_it(
+    service: Service, queries: Mapping[str, object]
+) -> dict[str, object]:
     code = SHELL_CODE.format(queries=list(queries))
     printed = service.membergate("manage", "shell", "-c", code).stdout
     return dict(zip(queries, json.loads(printed.splitlines()[-1]), strict=True))
