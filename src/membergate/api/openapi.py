@@ -114,9 +114,12 @@ def _error(description: str) -> Schema:
     }
 
 
-_KEY_ERRORS = {
-    "401": _error("missing_api_key or invalid_api_key"),
-    "429": {
+# Status codes as numbers, as django-ninja writes its own default 200: as
+# strings, each would sit beside it, and Swagger UI refuses the schema's
+# duplicate "200".
+_KEY_ERRORS: dict[int, Schema] = {
+    401: _error("missing_api_key or invalid_api_key"),
+    429: {
         **_error("rate_limited: too many requests or failed keys"),
         "headers": {"Retry-After": {"schema": {"type": "integer"}}},
     },
@@ -149,23 +152,23 @@ def change(summary: str, description: str, *, creates: bool) -> Schema:
     required = ["email"] if creates else ["email", "membership_id"]
     body_schema = {"type": "object", "properties": _FIELDS, "required": ["email"]}
     form_schema = {"type": "object", "properties": _FORM_FIELDS, "required": required}
-    responses: Schema = {
-        "200": _ok(_CHANGE, "Done (or, for a create, the member existed)."),
-        "400": _error(
+    responses: dict[int, Schema] = {
+        200: _ok(_CHANGE, "Done (or, for a create, the member existed)."),
+        400: _error(
             "Bad input (missing_email, invalid_email, invalid_name, "
             "invalid_notify, invalid_memberships, invalid_json, ...) or "
             "unknown_membership"
         ),
         **_KEY_ERRORS,
-        "405": _error("method_not_allowed"),
-        "413": _error("payload_too_large: a body over 64 KiB"),
-        "415": _error("unsupported_media_type"),
-        "422": _error("idempotency_key_reused"),
+        405: _error("method_not_allowed"),
+        413: _error("payload_too_large: a body over 64 KiB"),
+        415: _error("unsupported_media_type"),
+        422: _error("idempotency_key_reused"),
     }
     if creates:
-        responses["201"] = _ok(_CHANGE, "The member was created.")
+        responses[201] = _ok(_CHANGE, "The member was created.")
     else:
-        responses["404"] = _error("member_not_found")
+        responses[404] = _error("member_not_found")
     return {
         "summary": summary,
         "description": description,
@@ -205,9 +208,9 @@ def read(summary: str, data: Schema, parameters: list[Schema]) -> Schema:
         "security": SECURITY,
         "parameters": parameters,
         "responses": {
-            "200": _ok(data, summary),
-            "400": _error("Bad parameters"),
-            "404": _error("member_not_found"),
+            200: _ok(data, summary),
+            400: _error("Bad parameters"),
+            404: _error("member_not_found"),
             **_KEY_ERRORS,
         },
     }
