@@ -2,7 +2,7 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 from tests.notify import create_members
 from tests.service import Service
@@ -11,6 +11,12 @@ from tests.smtp import SmtpServer, html_of, text_of
 pytestmark = pytest.mark.slow
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def assert_fits_the_screen(page: Page) -> None:
+    """Nothing on the page makes a phone scroll sideways."""
+    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], (page.url, widths)
 
 
 @pytest.fixture
@@ -51,15 +57,18 @@ def test_a_new_member_gets_one_welcome_email_whose_link_sets_a_password(tmp_path
             )
             page = browser.new_page(viewport={"width": 390, "height": 844})
             page.goto(link.group(0))
+            assert_fits_the_screen(page)
             page.get_by_label("New password").fill(new_password)
             page.get_by_label("The same password again").fill(new_password)
             page.get_by_role("button", name="Set password").click()
             page.wait_for_url(f"{service.base_url}/account/")
             assert page.get_by_role("heading", name="Your memberships").is_visible()
             assert page.get_by_role("rowheader", name="Gold Plan").is_visible()
+            assert_fits_the_screen(page)
 
             page.get_by_role("button", name="Sign out").click()
             page.wait_for_url(f"{service.base_url}/account/sign-in/")
+            assert_fits_the_screen(page)
             page.get_by_label("Email").fill("ada@example.com")
             page.get_by_label("Password").fill(new_password)
             page.get_by_role("button", name="Sign in").click()
