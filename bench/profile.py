@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.profile create [--database sqlite]
 
 Runs granian with the same options `membergate serve` uses, one worker and
-one thread, on bench.profiled (Membergate's application wrapped in
+one request thread, on bench.profiled (Membergate's application wrapped in
 pyinstrument), drives it with wrk and writes
 bench/results/profile-SCENARIO-DATABASE.txt.
 """
@@ -63,11 +63,10 @@ def main(argv: list[str] | None = None) -> int:
             granian = subprocess.Popen(
                 [
                     sys.executable, "-m", "granian",
-                    "--interface", "wsgi",
+                    "--interface", "asginl",
                     "--host", "127.0.0.1",
                     "--port", str(server.port),
                     "--workers", "1",
-                    "--blocking-threads", "1",
                     "--no-ws",
                     "--log-level", "warning",
                     "bench.profiled:application",

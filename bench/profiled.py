@@ -1,7 +1,8 @@
-"""Membergate's WSGI application under pyinstrument, for bench.profile.
+"""Membergate's application under pyinstrument, for bench.profile.
 
-Granian serves it with one blocking thread, so every request runs on the
-thread the profiler watches. Requests BENCH_PROFILE_SKIP + 1 to
+It is served as `membergate serve` serves it, behind membergate.asgi's
+front, with one request thread, so every request runs on the thread the
+profiler watches. Requests BENCH_PROFILE_SKIP + 1 to
 BENCH_PROFILE_SKIP + BENCH_PROFILE_REQUESTS are profiled; the report goes
 to BENCH_PROFILE_OUT.txt.
 """
@@ -14,6 +15,7 @@ from typing import Any
 
 from pyinstrument import Profiler
 
+from membergate.asgi import build_application
 from membergate.wsgi import application as membergate_application
 
 SKIP = int(os.environ.get("BENCH_PROFILE_SKIP", "500"))
@@ -24,7 +26,7 @@ _seen = itertools.count(1)
 _profiler = Profiler(interval=0.0005, async_mode="disabled")
 
 
-def application(
+def profiled(
     environ: dict[str, Any], start_response: Callable[..., Any]
 ) -> Iterable[bytes]:
     number = next(_seen)
@@ -45,3 +47,6 @@ def application(
                 _profiler.output_text(unicode=True, color=False, show_all=False)
             )
     return [body]
+
+
+application = build_application(profiled, threads=1)

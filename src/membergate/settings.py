@@ -258,6 +258,9 @@ TASK_RESULT_DAYS = conf.env_int(
 # The API accepts bodies up to 64 KiB; Django's own limit sits just above so
 # the API can answer 413 itself.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 128 * 1024
+# Seconds a client has to send its whole body once its headers are in
+# (membergate.asgi); a client that stalls gets a 408.
+BODY_TIMEOUT = conf.env_int("MEMBERGATE_BODY_TIMEOUT", 10, minimum=1, maximum=600)
 
 # Incoming API: failed authentications a source address may make a minute,
 # and how many days the request log keeps.

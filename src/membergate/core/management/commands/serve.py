@@ -28,6 +28,11 @@ _PR_SET_PDEATHSIG = 1
 _STOP_TIMEOUT = 10.0
 # Any fixed number; it only has to be the same in every `serve`.
 _MIGRATION_LOCK = 7_413_262
+# Requests one server process takes in at once. Their bodies are read on
+# its event loop while at most --threads of them run in Django, so this is
+# how many slow senders it waits for before it stops reading new requests;
+# each holds at most 128 KiB of body meanwhile (32 MiB in all).
+_REQUESTS_IN_FLIGHT = 256
 
 
 def _die_with_parent() -> None:
@@ -69,6 +74,9 @@ class Command(BaseCommand):
         host, port = options["host"], options["port"]
         if not 1 <= port <= 65535:
             raise CommandError("--port must be from 1 to 65535")
+        for option in ("workers", "threads"):
+            if not 1 <= options[option] <= 64:
+                raise CommandError(f"--{option} must be from 1 to 64")
         if connection.vendor == "sqlite":
             hold_shared_lock()
         self.migrate()
@@ -137,20 +145,23 @@ class Command(BaseCommand):
     def start_server(
         self, host: str, port: int, options: dict[str, Any], env: dict[str, str]
     ) -> subprocess.Popen[bytes]:
+        # Django runs in membergate.asgi's pool of request threads, which
+        # only ever get a request whose body has fully arrived.
+        env = {**env, "MEMBERGATE_THREADS": str(options["threads"])}
         command = [
             sys.executable, "-m", "granian",
-            "--interface", "wsgi",
+            "--interface", "asginl",
             "--host", host,
             "--port", str(port),
             "--workers", str(options["workers"]),
-            "--blocking-threads", str(options["threads"]),
+            "--backpressure", str(_REQUESTS_IN_FLIGHT),
             "--no-ws",
             # A client that has not sent its headers in 10 s is dropped
             # before it reaches a request thread.
             "--http1-header-read-timeout", "10000",
             "--log-level", "warning",
             "--workers-kill-timeout", str(int(_STOP_TIMEOUT) - 2),
-            "membergate.wsgi:application",
+            "membergate.asgi:application",
         ]  # fmt: skip
         return subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
 
