@@ -60,6 +60,10 @@ function request()
     local body = '{"email":"' .. seeded_email() .. '","membership_id":'
       .. extra_membership .. '}'
     return wrk.format("POST", "/api/v1/members/add-membership", json_headers, body)
+  elseif scenario == "flood" then
+    -- A different wrong key each time, as a guesser sends them.
+    return wrk.format("GET", "/api/v1/memberships?opm_api_key=mg_guess-" .. tid
+      .. "-" .. counter)
   elseif scenario == "get_member" then
     local email = seeded_email():gsub("@", "%%40")
     return wrk.format("GET", "/api/v1/members?email=" .. email, key_headers)

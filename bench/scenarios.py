@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,8 @@ class Scenario:
     wrk_scenario: str
     title: str
     needs_api: bool = True
+    flood: bool = False
+    """Run while another wrk floods the API with wrong keys."""
 
 
 SCENARIOS = [
@@ -30,6 +33,13 @@ SCENARIOS = [
     Scenario(4, "create_notify", "create_notify", "POST /members, notify on"),
     Scenario(5, "add_membership", "add_membership", "POST /members/add-membership"),
     Scenario(6, "get_member", "get_member", "GET /members?email="),
+    Scenario(
+        8,
+        "get_member_flood",
+        "get_member",
+        "scenario 6 during a wrong-key flood",
+        flood=True,
+    ),
     Scenario(7, "create_large", "create", "scenario 3 on 1M members, 3M grants"),
 ]
 
@@ -45,7 +55,7 @@ class Plan:
     small_seed: int
     large_seed: int
     emails: int
-    scenarios: tuple[int, ...] = tuple(range(1, 8))
+    scenarios: tuple[int, ...] = tuple(range(1, 9))
 
 
 @dataclass
@@ -140,6 +150,7 @@ def measure(
         "connections": plan.connections,
         "threads": plan.wrk_threads,
     }
+    flood = Flood(server, plan, env) if scenario.flood else None
     if plan.warmup:
         run_wrk(
             server.base_url,
@@ -156,7 +167,53 @@ def measure(
             env={**env, "BENCH_PREFIX": f"s{scenario.number}"},
             **common,
         )
-    return Outcome(scenario, kind, result, memory.peak)
+    note = flood.finish() if flood else ""
+    return Outcome(scenario, kind, result, memory.peak, note)
+
+
+class Flood:
+    """Wrong keys from the benchmark's address, as fast as wrk sends them.
+
+    It starts before the measured sender's warm-up and ends after its run,
+    with as many connections, so the whole measurement happens under it.
+    """
+
+    def __init__(self, server: Server, plan: Plan, env: dict[str, str]) -> None:
+        self.result: LoadResult | None = None
+        self.connections = plan.connections
+        self.thread = threading.Thread(
+            target=self._run,
+            args=(server.base_url, plan.warmup + plan.seconds + 2, plan, env),
+            daemon=True,
+        )
+        self.thread.start()
+        time.sleep(1)
+
+    def _run(
+        self, base_url: str, seconds: float, plan: Plan, env: dict[str, str]
+    ) -> None:
+        self.result = run_wrk(
+            base_url,
+            "flood",
+            seconds=seconds,
+            connections=plan.connections,
+            threads=plan.wrk_threads,
+            env=env,
+        )
+
+    def finish(self) -> str:
+        """Wait for the flood to end; what it sent and got, in words."""
+        self.thread.join()
+        r = self.result
+        if r is None:
+            return "the flood did not run"
+        answers = ", ".join(
+            f"{count} x {status}" for status, count in r.statuses.items()
+        )
+        return (
+            f"flood of wrong keys, {r.rate:.0f} requests/s on {self.connections}"
+            f" connections: {answers}"
+        )
 
 
 def run_mail(

@@ -32,7 +32,7 @@ def test_the_smoke_run_measures_every_scenario_without_errors(tmp_path):
     assert completed.returncode == 0, completed.stdout + completed.stderr
     run = json.loads((tmp_path / "latest.json").read_text())
     measured = {o["scenario"]: o for o in run["outcomes"] if "rate" in o}
-    assert sorted(measured) == [1, 2, 3, 4, 5, 6, 7], completed.stdout
+    assert sorted(measured) == [1, 2, 3, 4, 5, 6, 7, 8], completed.stdout
     for outcome in measured.values():
         assert outcome["database"] == database
         assert outcome["requests"] > 0, outcome
@@ -41,6 +41,9 @@ def test_the_smoke_run_measures_every_scenario_without_errors(tmp_path):
         assert outcome["peak_rss_mb"] > 10
     assert run["seeding"][database]["large"]["members"] >= 5_000
     assert run["seeding"][database]["large"]["grants"] >= 15_000
+    flood = measured[8]["note"]
+    assert "x 401" in flood, flood
+    assert "x 429" in flood, flood
     table = (tmp_path / "latest.md").read_text()
     assert f"| 3 | POST /members, 2 memberships, notify off | {database} |" in table
 
