@@ -87,16 +87,20 @@ end
 
 function done(summary, latency, requests)
   local total_non2xx = 0
-  local codes = {}
+  local by_status = {}
   local first_sample = ""
   for _, thread in ipairs(threads) do
     total_non2xx = total_non2xx + thread:get("non2xx")
     for status, count in pairs(thread:get("statuses")) do
-      codes[#codes + 1] = '"' .. status .. '":' .. count
+      by_status[status] = (by_status[status] or 0) + count
     end
     if first_sample == "" then
       first_sample = thread:get("sample")
     end
+  end
+  local codes = {}
+  for status, count in pairs(by_status) do
+    codes[#codes + 1] = '"' .. status .. '":' .. count
   end
   local e = summary.errors
   io.write("BENCH_RESULT {",
