@@ -66,17 +66,6 @@ def targets(
             f"{r:.0f}/s" if r is not None else "not measured",
             r >= 1500 if r is not None else None,
         )
-    for database in ("sqlite", "postgres"):
-        alone, flooded = _find(outcomes, 6, database), _find(outcomes, 8, database)
-        if alone and flooded and alone.result and flooded.result:
-            a, f = alone.result, flooded.result
-            check(
-                f"{database}: good requests during a wrong-key flood keep at"
-                " least half their rate alone",
-                f"{f.rate:.0f} vs {a.rate:.0f}/s, p99 {f.p99_ms:.0f} vs"
-                f" {a.p99_ms:.0f} ms",
-                f.rate >= a.rate / 2,
-            )
     measured = [o for o in outcomes if o.result]
     peak = max((o.peak_rss for o in measured), default=0)
     check("peak server memory < 250 MB", f"{peak / MB:.0f} MB", peak < 250 * MB)
@@ -100,6 +89,22 @@ def targets(
         else None,
     )
     return checks
+
+
+def _flood_lines(outcomes: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Scenario 8 against scenario 6: what a flood of wrong keys costs others."""
+    found = {(o["scenario"], o["database"]): o for o in outcomes if "rate" in o}
+    lines = []
+    for database in ("sqlite", "postgres"):
+        alone, flooded = found.get((6, database)), found.get((8, database))
+        if alone and flooded:
+            lines.append(
+                f"- {database}: during the flood the good requests ran at"
+                f" {flooded['rate']:,.0f}/s, {flooded['rate'] / alone['rate']:.0%}"
+                f" of their {alone['rate']:,.0f}/s alone; p99"
+                f" {flooded['p99_ms']:.0f} ms against {alone['p99_ms']:.0f} ms."
+            )
+    return lines
 
 
 def _verdict(met: object) -> str:
@@ -156,6 +161,7 @@ def write_results(run: Mapping[str, Any], path: Path) -> None:
     if notes:
         lines += [""]
         lines += [f"- {o['database']}, {o['scenario']}: {o['note']}" for o in notes]
+    lines += _flood_lines(run["outcomes"])
     lines += ["", "Seeding and the worker:", ""]
     for database, seeded in run["seeding"].items():
         for part, figures in seeded.items():
@@ -165,4 +171,11 @@ def write_results(run: Mapping[str, Any], path: Path) -> None:
         lines += ["", "## Targets", "", "| target | measured | |", "|---|---|---|"]
         for t in run["targets"]:
             lines.append(f"| {t['target']} | {t['measured']} | {_verdict(t['met'])} |")
+        if any(t["met"] is False for t in run["targets"]):
+            lines += [
+                "",
+                "Where the time of a request goes, why the targets marked not"
+                " met are not, and what would lift them: `profile.md` beside"
+                " this file; the cost of the body-first front: `http-front.md`.",
+            ]
     path.write_text("\n".join(lines) + "\n")
