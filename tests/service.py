@@ -132,6 +132,18 @@ class Service:
         match = re.search(rf"^\s*{label}:\s*(\S+)\s*$", self.output, re.MULTILINE)
         return match.group(1) if match else ""
 
+    def sign_in_to_the_admin(self, client: httpx.Client) -> httpx.Response:
+        """Sign `client` in as the first run's admin; the login form's answer."""
+        login = client.get(f"{self.base_url}/admin/login/")
+        return client.post(
+            f"{self.base_url}/admin/login/?next=/admin/",
+            data={
+                "username": self.admin_email,
+                "password": self.admin_password,
+                "csrfmiddlewaretoken": login.cookies["csrftoken"],
+            },
+        )
+
     def read_log(self) -> str:
         return (self.data_dir / "serve.log").read_text()
 

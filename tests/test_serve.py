@@ -40,15 +40,7 @@ def test_the_first_run_prints_a_working_admin_login_and_api_key(service):
     assert f"{service.base_url}/admin/" in service.output
 
     with httpx.Client(base_url=service.base_url) as client:
-        login = client.get("/admin/login/")
-        answer = client.post(
-            "/admin/login/?next=/admin/",
-            data={
-                "username": service.admin_email,
-                "password": service.admin_password,
-                "csrfmiddlewaretoken": login.cookies["csrftoken"],
-            },
-        )
+        answer = service.sign_in_to_the_admin(client)
         assert answer.status_code == 302
         assert answer.headers["location"] == "/admin/"
         assert client.get("/admin/").status_code == 200

@@ -81,15 +81,7 @@ def race(servers: list[httpx.Client], number: int, gold: int) -> list[int]:
 def sign_in_to_the_admin(service: Service) -> str:
     """Sign in as the first run's admin; the session cookie's value."""
     with httpx.Client(base_url=service.base_url) as client:
-        login = client.get("/admin/login/")
-        answer = client.post(
-            "/admin/login/?next=/admin/",
-            data={
-                "username": service.admin_email,
-                "password": service.admin_password,
-                "csrfmiddlewaretoken": login.cookies["csrftoken"],
-            },
-        )
+        answer = service.sign_in_to_the_admin(client)
         assert answer.status_code == 302, answer.text
         return answer.cookies["sessionid"]
 

@@ -2,15 +2,14 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
+from tests.browser import chromium
 from tests.notify import create_members
 from tests.service import Service
 from tests.smtp import SmtpServer, html_of, text_of
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 def assert_fits_the_screen(page: Page) -> None:
@@ -51,10 +50,7 @@ def test_a_new_member_gets_one_welcome_email_whose_link_sets_a_password(tmp_path
         assert f'href="{link.group(0)}"' in html_of(message)
 
         new_password = "a long and new pass phrase"
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-            )
+        with chromium() as browser:
             page = browser.new_page(viewport={"width": 390, "height": 844})
             page.goto(link.group(0))
             assert_fits_the_screen(page)
@@ -78,7 +74,6 @@ def test_a_new_member_gets_one_welcome_email_whose_link_sets_a_password(tmp_path
             # The link worked once.
             page.goto(link.group(0))
             assert page.get_by_role("heading", name="This link no longer works")
-            browser.close()
 
 
 def test_without_a_mail_server_emails_are_written_to_the_data_dir(tmp_path):
