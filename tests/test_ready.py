@@ -1,3 +1,4 @@
+import subprocess
 import time
 from datetime import timedelta
 
@@ -9,7 +10,7 @@ from django.utils import timezone
 
 from membergate.core import jobs
 from membergate.core.models import WorkerHeartbeat
-from tests.service import Service
+from tests.service import MEMBERGATE, Service
 
 pytestmark = pytest.mark.django_db
 
@@ -120,3 +121,31 @@ def test_a_server_without_any_worker_is_not_ready(tmp_path):
         answer = httpx.get(f"{service.base_url}/ready")
         assert answer.status_code == 503
         assert answer.json()["failed"] == ["worker"]
+
+
+@pytest.mark.slow
+def test_a_worker_started_before_the_first_server_waits_for_its_migrations(
+    tmp_path,
+):
+    with Service(tmp_path / "data") as service:
+        log = tmp_path / "worker.log"
+        worker = subprocess.Popen(
+            [MEMBERGATE, "worker"], env=service.env, stderr=log.open("w")
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while "waiting for" not in log.read_text():
+                assert worker.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+
+            service.start("--no-worker")
+            deadline = time.monotonic() + 60
+            while (answer := httpx.get(f"{service.base_url}/ready")).status_code != 200:
+                assert worker.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, answer.text
+                time.sleep(0.5)
+        finally:
+            worker.terminate()
+            worker.wait(30)
+    assert "Traceback" not in log.read_text()

@@ -12,6 +12,12 @@ from membergate.core.models import WorkerHeartbeat
 HEARTBEAT_STALE_AFTER = timedelta(seconds=60)
 
 
+def unapplied_migrations() -> int:
+    """How many of this release's migrations the database still lacks."""
+    executor = MigrationExecutor(connection)
+    return len(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+
+
 def check_readiness() -> dict[str, str]:
     """Return each check's outcome: "ok", or what is wrong.
 
@@ -24,9 +30,8 @@ def check_readiness() -> dict[str, str]:
         return {"database": "the database does not answer"}
     checks = {"database": "ok"}
 
-    executor = MigrationExecutor(connection)
-    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
-    checks["migrations"] = f"{len(plan)} not applied" if plan else "ok"
+    unapplied = unapplied_migrations()
+    checks["migrations"] = f"{unapplied} not applied" if unapplied else "ok"
 
     latest = (
         WorkerHeartbeat.objects.order_by("-beat_at")

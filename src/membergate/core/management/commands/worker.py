@@ -1,5 +1,6 @@
 import logging
 import threading
+import time
 from argparse import ArgumentParser
 from typing import Any
 
@@ -12,6 +13,7 @@ from django_tasks_db.management.commands.db_worker import Worker
 
 from membergate.core import maintenance
 from membergate.core.datadir import hold_shared_lock
+from membergate.core.health import unapplied_migrations
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +46,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, interval: float, batch: bool, **options: Any) -> None:
         if connection.vendor == "sqlite":
             hold_shared_lock()
+        self.wait_for_migrations()
         _load_periodic_jobs()
         worker_id = get_random_string(32)
         worker = Worker(
@@ -70,6 +73,26 @@ class Command(BaseCommand):
             if not batch:
                 stop.set()
         logger.info("worker %s stopped", worker_id)
+
+    @staticmethod
+    def wait_for_migrations(poll_seconds: float = 2) -> None:
+        """Wait until `serve` has brought the database up to this release.
+
+        A worker started beside a new server, or before the first one, would
+        otherwise fail on tables and columns the server has yet to create.
+        """
+        announced = False
+        while unapplied := unapplied_migrations():
+            if not announced:
+                logger.warning(
+                    "waiting for %d database migrations: `membergate serve` "
+                    "applies them when it starts",
+                    unapplied,
+                )
+                announced = True
+            time.sleep(poll_seconds)
+        if announced:
+            logger.info("the database is migrated; the worker starts")
 
     @staticmethod
     def run_jobs(stop: threading.Event) -> None:
