@@ -6,9 +6,10 @@ import time
 from contextlib import closing
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.service import MEMBERGATE, Service
+from tests.service import MEMBERGATE, ScratchDatabase, Service
 
 on_postgres = bool(os.environ.get("DATABASE_URL"))
 sqlite_only = pytest.mark.skipif(
@@ -197,3 +198,48 @@ def test_on_postgresql_both_point_to_its_own_tools(tmp_path, command, tool):
     assert result.returncode == 2
     assert f"use {tool}" in result.stderr
     assert not (tmp_path / "file").exists()
+
+
+def documented_postgres_commands() -> list[str]:
+    """The pg_dump and pg_restore lines of docs/deploy.md, as written there."""
+    doc = (Path(__file__).parent.parent / "docs" / "deploy.md").read_text()
+    lines = [line.strip() for line in doc.splitlines()]
+    return [line for line in lines if line.startswith(("pg_dump ", "pg_restore "))]
+
+
+@pytest.mark.skipif(not on_postgres, reason="PostgreSQL's own tools: PostgreSQL pass")
+@pytest.mark.slow
+def test_the_documented_pg_dump_and_pg_restore_carry_everything_over(tmp_path):
+    dump, restore = documented_postgres_commands()
+    with Service(tmp_path / "data") as service:
+        service.start()
+        api = httpx.Client(base_url=f"{service.base_url}/api/v1")
+        api.headers["X-API-Key"] = service.api_key
+        created = api.post("/members", json={"email": "ada@example.com"})
+        assert created.status_code == 201, created.text
+        service.stop()
+        assert service.database.url is not None
+
+        def shell(command: str, database_url: str) -> None:
+            env = {**os.environ, "DATABASE_URL": database_url}
+            done = subprocess.run(
+                ["bash", "-c", command], cwd=tmp_path, env=env,
+                capture_output=True, text=True, check=False, timeout=120,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+
+        shell(dump, service.database.url)
+        empty = ScratchDatabase()
+        try:
+            assert empty.url is not None
+            shell(restore, empty.url)
+            service.env["DATABASE_URL"] = empty.url
+            service.start()
+            found = api.get("/members", params={"email": "ada@example.com"})
+        finally:
+            service.stop()
+            empty.drop()
+
+    assert found.status_code == 200, found.text
+    members = found.json()["data"]["members"]
+    assert [member["email"] for member in members] == ["ada@example.com"]
