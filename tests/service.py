@@ -51,10 +51,16 @@ class ScratchDatabase:
 
 
 class Service:
-    """`membergate serve` in a subprocess, with its own data dir and database."""
+    """`membergate serve` in a subprocess, with its own data dir and database.
 
-    def __init__(self, data_dir: Path, **env: str) -> None:
+    `serve` is the command that starts it, `membergate serve` unless told.
+    """
+
+    def __init__(
+        self, data_dir: Path, serve: tuple[str, ...] = (MEMBERGATE, "serve"), **env: str
+    ) -> None:
         self.data_dir = data_dir
+        self.serve = serve
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.database = ScratchDatabase()
@@ -90,8 +96,7 @@ class Service:
         log = open(self.data_dir / "serve.log", "w")  # noqa: SIM115
         self.process = subprocess.Popen(
             [
-                MEMBERGATE,
-                "serve",
+                *self.serve,
                 "--host",
                 "127.0.0.1",
                 "--port",

@@ -1,10 +1,16 @@
 import os
+import shlex
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.service import Service
+
+ROOT = Path(__file__).parent.parent
 
 pytestmark = pytest.mark.slow
 
@@ -106,3 +112,29 @@ def test_a_key_made_on_the_command_line_works_until_it_is_revoked(service):
 
     assert refused.status_code == 401
     assert refused.json()["code"] == "invalid_api_key"
+
+
+def readme_serve_command() -> list[str]:
+    """The README's first set-up command, which runs the service."""
+    readme = (ROOT / "README.md").read_text()
+    line = next(line for line in readme.splitlines() if line.startswith("./run serve"))
+    command = shlex.split(line.partition("#")[0])
+    return [str(ROOT / command[0]), *command[1:]]
+
+
+@pytest.mark.skipif(
+    bool(os.environ.get("DATABASE_URL")),
+    reason="the README's command runs on the embedded database: SQLite pass",
+)
+def test_the_readme_s_first_command_serves_and_prints_the_login(tmp_path):
+    with Service(tmp_path / "data", serve=tuple(readme_serve_command())) as service:
+        service.start(timeout=300)
+        with httpx.Client(base_url=service.base_url) as client:
+            assert service.sign_in_to_the_admin(client).status_code == 302
+            created = client.post(
+                "/api/v1/members",
+                json={"email": "ada@example.com"},
+                headers={"X-API-Key": service.api_key},
+            )
+        assert created.status_code == 201, created.text
+        assert service.stop() == 0
