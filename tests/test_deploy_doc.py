@@ -244,8 +244,8 @@ def test_the_installed_units_serve_behind_the_proxy_as_documented(tmp_path):
     try:
         assert stopped == [0, 0]
         logged = [json.loads(line) for line in (tmp_path / "serve.log").open()]
-        assert [line["status"] for line in logged
-                if line.get("request_id") == "front-1234"] == [201]  # fmt: skip
+        assert [(line["status"], line["client"]) for line in logged
+                if line.get("request_id") == "front-1234"] == [(201, "203.0.113.7")]  # fmt: skip
         source = subprocess.run(
             [str(prefix / "bin" / "membergate"), "manage", "shell", "--no-imports", "-c",
              "from membergate.api.models import RequestLog;"

@@ -84,6 +84,8 @@ def test_it_logs_one_line_per_request_without_the_query_string(client, json_log)
     assert (line["method"], line["path"], line["status"]) == ("GET", "/health", 200)
     assert line["action"] == "health"
     assert isinstance(line["duration_ms"], float)
+    assert line["client"] == "127.0.0.1"
+    assert line["message"].endswith(" from 127.0.0.1")
     assert line["request_id"] == answer.headers["X-Request-ID"] == "req-one"
     assert "mg_secret_in_the_query" not in json.dumps(json_log())
 

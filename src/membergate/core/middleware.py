@@ -59,19 +59,23 @@ class RequestIdMiddleware:
             action = _action(request)
             metrics.observe_request(action, response.status_code, duration)
             # request.path never holds the query string, where an API key
-            # may be.
+            # may be. The client's address is the one ClientAddressMiddleware
+            # found behind trusted proxies.
+            client = request.META.get("REMOTE_ADDR", "")
             logger.info(
-                "%s %s %s %.1fms",
+                "%s %s %s %.1fms from %s",
                 request.method,
                 request.path,
                 response.status_code,
                 duration * 1000,
+                client,
                 extra={
                     "method": request.method,
                     "path": request.path,
                     "status": response.status_code,
                     "duration_ms": round(duration * 1000, 1),
                     "action": action,
+                    "client": client,
                 },
             )
             return response
