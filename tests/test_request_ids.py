@@ -5,11 +5,15 @@ import re
 
 import httpx
 import pytest
+from django.contrib.auth.tokens import default_token_generator
 from django.http import HttpRequest, HttpResponse
 from django.test import Client
 from django.urls import include, path
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from membergate.core.logs import JsonFormatter, RequestIdFilter
+from membergate.members.models import Member
 from tests.service import Service
 
 
@@ -88,6 +92,19 @@ def test_it_logs_one_line_per_request_without_the_query_string(client, json_log)
     assert line["message"].endswith(" from 127.0.0.1")
     assert line["request_id"] == answer.headers["X-Request-ID"] == "req-one"
     assert "mg_secret_in_the_query" not in json.dumps(json_log())
+
+
+def test_it_logs_the_set_password_link_without_its_token(client, json_log):
+    member = Member.objects.create_user("new@example.com")
+    uid = urlsafe_base64_encode(force_bytes(member.pk))
+    token = default_token_generator.make_token(member)
+
+    client.get(f"/account/set-password/{uid}/{token}/", follow=True)
+
+    paths = [e["path"] for e in json_log() if e["logger"] == "membergate.requests"]
+    assert paths[0] == f"/account/set-password/{uid}/[token]/"
+    assert len(paths) == 2
+    assert token not in json.dumps(json_log())
 
 
 def test_it_logs_a_404_with_its_path_and_id(client, json_log):

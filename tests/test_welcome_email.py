@@ -77,6 +77,13 @@ def test_a_new_member_gets_one_welcome_email_whose_link_sets_a_password(tmp_path
                 "heading", name="This link no longer works"
             ).is_visible()
 
+        # The server logged each visit of the link, never its token.
+        service.stop()
+        token = link.group(0).rstrip("/").rsplit("/", 1)[-1]
+        log = service.read_log()
+        assert log.count("/account/set-password/") >= 3
+        assert token not in log
+
 
 def test_without_a_mail_server_emails_are_written_to_the_data_dir(tmp_path):
     with Service(tmp_path / "data") as service:

@@ -58,20 +58,20 @@ class RequestIdMiddleware:
 
             action = _action(request)
             metrics.observe_request(action, response.status_code, duration)
-            # request.path never holds the query string, where an API key
-            # may be. The client's address is the one ClientAddressMiddleware
-            # found behind trusted proxies.
+            # The client's address is the one ClientAddressMiddleware found
+            # behind trusted proxies.
             client = request.META.get("REMOTE_ADDR", "")
+            path = loggable_path(request)
             logger.info(
                 "%s %s %s %.1fms from %s",
                 request.method,
-                request.path,
+                path,
                 response.status_code,
                 duration * 1000,
                 client,
                 extra={
                     "method": request.method,
-                    "path": request.path,
+                    "path": path,
                     "status": response.status_code,
                     "duration_ms": round(duration * 1000, 1),
                     "action": action,
@@ -81,3 +81,16 @@ class RequestIdMiddleware:
             return response
         finally:
             current_request_id.reset(token)
+
+
+def loggable_path(request: HttpRequest) -> str:
+    """The request's path as it may be logged: without secrets.
+
+    The path never holds the query string, where an API key may be; a
+    token in the path itself (the emailed set-password link's) is masked.
+    """
+    match = request.resolver_match
+    token = match.kwargs.get("token") if match is not None else None
+    if token:
+        return request.path.replace(f"/{token}/", "/[token]/")
+    return request.path
