@@ -65,6 +65,8 @@ def cases(member_email: str, gold_id: int, archived_id: int) -> list[Any]:
          415, "unsupported_media_type", None),
         ("/members", {"body": b"x" * (64 * 1024 + 1), "content_type": json},
          413, "payload_too_large", None),
+        ("/members?first_name=J%FCrgen", {"json": {"email": member_email}},
+         400, "invalid_body", None),
     ]  # fmt: skip
 
 

@@ -170,6 +170,23 @@ def test_broken_json_is_invalid_json(body):
     assert refusal("", JSON, body)[0] == "invalid_json"
 
 
+@pytest.mark.parametrize(
+    ("query", "content_type", "body"),
+    [
+        ("email=a@example.com&first_name=J%FCrgen", "", b""),
+        ("", FORM, b"email=a@example.com&first_name=J%FCrgen"),
+        ("", FORM, b"email=a@example.com&first_name=J\xfcrgen"),
+        ("email=a@example.com&first_name=%ff%fe", "", b""),
+    ],
+)
+def test_text_that_is_not_utf_8_is_refused_not_garbled(query, content_type, body):
+    assert refusal(query, content_type, body) == ("invalid_body", None)
+
+
+def test_percent_escaped_utf_8_is_read():
+    assert command("email=a@example.com&first_name=J%C3%BCrgen").first_name == "Jürgen"
+
+
 def test_email_is_trimmed_and_lower_cased():
     assert command("email=%20Ada@EXAMPLE.com%20").email == "ada@example.com"
 

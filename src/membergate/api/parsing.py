@@ -153,14 +153,24 @@ def text_value(fields: Fields, name: str) -> str | None:
 # -- the sources -------------------------------------------------------------
 
 
-def parse_query(query_string: str) -> list[tuple[str, str]]:
+def parse_query(query_string: str, errors: str = "strict") -> list[tuple[str, str]]:
+    """The query string's fields; %-escapes must spell UTF-8 text.
+
+    A Latin-1 "J%FCrgen" is refused rather than stored as "J\ufffdrgen".
+    """
     try:
         return parse_qsl(
             query_string,
             keep_blank_values=True,
             max_num_fields=MAX_FIELDS,
-            errors="replace",
+            errors=errors,
         )
+    except UnicodeDecodeError:
+        raise ParseError(
+            "invalid_body",
+            "The URL's fields are not UTF-8 text: a %-escape spells a byte "
+            "UTF-8 does not have. Send the text as UTF-8.",
+        ) from None
     except ValueError:
         raise ParseError(
             "invalid_body", f"The URL has more than {MAX_FIELDS} fields."
@@ -225,7 +235,15 @@ def _parse_form(body: bytes) -> list[tuple[str, str]]:
     except UnicodeDecodeError:
         raise ParseError("invalid_body", "The form body is not UTF-8 text.") from None
     try:
-        return parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+        return parse_qsl(
+            text, keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict"
+        )
+    except UnicodeDecodeError:
+        raise ParseError(
+            "invalid_body",
+            "The form body's fields are not UTF-8 text: a %-escape spells a "
+            "byte UTF-8 does not have. Send the text as UTF-8.",
+        ) from None
     except ValueError:
         raise ParseError(
             "invalid_body", f"The body has more than {MAX_FIELDS} fields."

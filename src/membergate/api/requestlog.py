@@ -66,7 +66,8 @@ def _secrets(call: "Call") -> list[str]:
 def _query_fields(query_string: str) -> dict[str, list[object]]:
     fields: dict[str, list[object]] = {}
     try:
-        pairs = parse_query(query_string)
+        # Leniently: a refused query string's key must be masked too.
+        pairs = parse_query(query_string, errors="replace")
     except Exception:
         return fields
     for name, value in pairs:
