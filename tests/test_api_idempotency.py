@@ -43,6 +43,20 @@ def test_a_repeat_gets_the_stored_answer_and_changes_nothing(api, gold):
     ]
 
 
+def test_a_retry_by_put_of_a_post_is_the_same_request(api, gold):
+    first = create(api, "a@x.org", "k-put", memberships=[gold.pk])
+
+    again = api.call(
+        "PUT",
+        "/members",
+        json={"email": "a@x.org", "memberships": [gold.pk]},
+        headers={"Idempotency-Key": "k-put"},
+    )
+
+    assert (again.status_code, again.json()) == (201, first.json())
+    assert again["Idempotent-Replayed"] == "true"
+
+
 def test_the_same_key_for_another_request_is_refused(api):
     create(api, "a@x.org", "k-1")
     other = create(api, "b@x.org", "k-1")

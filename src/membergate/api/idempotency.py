@@ -39,7 +39,9 @@ def validate_key(raw: str) -> str:
 
 def fingerprint(method: str, action: str, command: Command) -> str:
     """What makes two requests "the same": the parsed request, not its
-    spelling, so a retry that orders its fields differently still matches."""
+    spelling, so a retry that orders its fields differently, or sends PUT
+    where the first sent POST, still matches."""
+    method = "POST" if method == "PUT" else method
     text = json.dumps(
         {"method": method, "action": action, "command": asdict(command)},
         sort_keys=True,
