@@ -30,6 +30,18 @@ def test_it_refuses_bad_whole_numbers(monkeypatch, value):
         conf.env_int("MEMBERGATE_PORT", 8000, minimum=1, maximum=65535)
 
 
+@pytest.mark.parametrize("value", ["Mars/Base", "../etc/passwd", "Europe/"])
+def test_it_refuses_a_time_zone_it_does_not_know(monkeypatch, value):
+    monkeypatch.setenv("MEMBERGATE_TIME_ZONE", value)
+    with pytest.raises(ImproperlyConfigured, match="MEMBERGATE_TIME_ZONE"):
+        conf.env_time_zone("MEMBERGATE_TIME_ZONE", "UTC")
+
+
+def test_it_reads_a_time_zone(monkeypatch):
+    monkeypatch.setenv("MEMBERGATE_TIME_ZONE", "Europe/Berlin")
+    assert conf.env_time_zone("MEMBERGATE_TIME_ZONE", "UTC") == "Europe/Berlin"
+
+
 @pytest.mark.parametrize(
     "value", ["example.com", "ftp://example.com", "https://", "https://x.org/?a=1"]
 )

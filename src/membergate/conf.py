@@ -8,6 +8,7 @@ of being silently replaced by a default.
 import ipaddress
 import os
 import secrets
+import zoneinfo
 from pathlib import Path
 from urllib.parse import SplitResult, unquote, urlsplit
 
@@ -67,6 +68,21 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
             f"{name}={value!r} is not one of: {', '.join(choices)}"
         )
     return value.lower()
+
+
+def env_time_zone(name: str, default: str) -> str:
+    """An IANA time zone name, such as Europe/Berlin."""
+    value = _raw(name)
+    if value is None:
+        return default
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a time zone: use a name such as UTC, "
+            "Europe/Berlin or America/New_York"
+        ) from None
+    return value
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

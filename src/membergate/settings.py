@@ -203,7 +203,7 @@ SIGN_IN_LOCK_MINUTES = conf.env_int(
 )
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = conf.env_str("MEMBERGATE_TIME_ZONE", "UTC")
+TIME_ZONE = conf.env_time_zone("MEMBERGATE_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
