@@ -435,6 +435,29 @@ def test_an_archived_membership_is_unknown(client, ada, key):
     assert active_ids(EMAIL) == {GOLD}
 
 
+def test_the_message_tells_an_archived_membership_from_a_missing_one(client, ada, key):
+    Membership.objects.filter(pk=GOLD).update(archived_at=timezone.now())
+    before = snapshot()
+
+    response = send_fields(
+        client,
+        "/members/remove-membership",
+        key,
+        fields={"email": EMAIL, "memberships": [GOLD, 4242, 4243]},
+    )
+
+    body = assert_error(response, 400, "unknown_membership")
+    assert body["data"]["ids"] == [GOLD, 4242, 4243]
+    assert body["message"] == (
+        "No membership has the ids 4242 and 4243: check the ids in the admin's "
+        f"membership list; membership {GOLD} is archived: the API neither grants "
+        "nor revokes an archived membership; unarchive it in the admin, or "
+        "revoke it from the member's page there. Nothing was changed."
+    )
+    assert snapshot() == before
+    assert active_ids(EMAIL) == {GOLD}
+
+
 @pytest.mark.parametrize(
     "action", ["/members/add-membership", "/members/remove-membership"]
 )

@@ -57,15 +57,39 @@ def _grant(
 
 
 def _unknown(unknown: UnknownMemberships) -> ApiError:
-    listed = ", ".join(str(i) for i in unknown.ids)
+    missing = [i for i in unknown.ids if i not in unknown.archived]
+    archived = unknown.archived
+    reasons = []
+    if missing:
+        ids = "id" if len(missing) == 1 else "ids"
+        reasons.append(
+            f"no membership has the {ids} {_listed(missing)}: check the ids in "
+            "the admin's membership list"
+        )
+    if archived:
+        subject = "membership" if len(archived) == 1 else "memberships"
+        verb = "is" if len(archived) == 1 else "are"
+        reasons.append(
+            f"{subject} {_listed(archived)} {verb} archived: the API neither "
+            "grants nor revokes an archived membership; unarchive it in the "
+            "admin, or revoke it from the member's page there"
+        )
+    message = "; ".join(reasons)
     return ApiError(
         400,
         "unknown_membership",
-        f"No membership can be granted with the id {listed}: check the ids "
-        "in the admin's membership list. Nothing was changed.",
+        f"{message[0].upper()}{message[1:]}. Nothing was changed.",
         field="memberships",
         ids=unknown.ids,
     )
+
+
+def _listed(ids: list[int]) -> str:
+    """``2``, or ``2, 5 and 7``."""
+    names = [str(i) for i in ids]
+    if len(names) == 1:
+        return names[0]
+    return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _locked_member(email: str) -> Member:

@@ -35,11 +35,15 @@ class Actor:
 
 
 class UnknownMemberships(Exception):
-    """Some ids name no membership that can be granted."""
+    """Some ids name no membership that can be granted.
 
-    def __init__(self, ids: Sequence[int]) -> None:
+    ``archived`` are those of them that exist but are archived.
+    """
+
+    def __init__(self, ids: Sequence[int], archived: Sequence[int] = ()) -> None:
         super().__init__(f"unknown or archived memberships: {list(ids)}")
         self.ids = list(ids)
+        self.archived = list(archived)
 
 
 def resolve_memberships(ids: Iterable[int]) -> list[Membership]:
@@ -52,15 +56,12 @@ def resolve_memberships(ids: Iterable[int]) -> list[Membership]:
         return []
     found = {
         m.pk: m
-        for m in rows.select(
-            Membership,
-            f"archived_at IS NULL AND id IN ({rows.placeholders(wanted)})",
-            wanted,
-        )
+        for m in rows.select(Membership, f"id IN ({rows.placeholders(wanted)})", wanted)
     }
-    missing = [i for i in wanted if i not in found]
+    missing = [i for i in wanted if i not in found or found[i].is_archived]
     if missing:
-        raise UnknownMemberships(missing)
+        archived = [i for i in missing if i in found]
+        raise UnknownMemberships(missing, archived)
     return [found[i] for i in wanted]
 
 
@@ -127,7 +128,7 @@ def grant_memberships(
         return []
     archived = [m.pk for m in memberships if m.is_archived]
     if archived:
-        raise UnknownMemberships(archived)
+        raise UnknownMemberships(archived, archived)
     open_grants = (
         {}
         if new_member
@@ -184,8 +185,10 @@ def _insert_grants(grants: list[Grant]) -> None:
         if refusal is None:
             raise
         if refusal.group(2):
-            raise UnknownMemberships([int(refusal.group(2))]) from error
-        raise UnknownMemberships([g.membership_id for g in grants]) from error
+            ids = [int(refusal.group(2))]
+        else:
+            ids = [g.membership_id for g in grants]
+        raise UnknownMemberships(ids, ids) from error
 
 
 def revoke_memberships(
