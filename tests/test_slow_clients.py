@@ -36,13 +36,15 @@ def head(key: str, length: int | None) -> bytes:
 
 
 @contextmanager
-def stalled_clients(port: int, count: int) -> Iterator[list[socket.socket]]:
+def stalled_clients(
+    port: int, count: int, key: str = "mg_any"
+) -> Iterator[list[socket.socket]]:
     """Clients that declare a body, send a few bytes of it and go quiet."""
     with ExitStack() as stack:
         clients = []
         for _ in range(count):
             client = stack.enter_context(socket.create_connection(("127.0.0.1", port)))
-            client.sendall(head("mg_any", 100) + b'{"em')
+            client.sendall(head(key, 100) + b'{"em')
             clients.append(client)
         yield clients
 
@@ -87,26 +89,49 @@ def member_count(service) -> int:
     return total
 
 
+def split_answer(answer: bytes) -> tuple[str, dict[str, str], bytes]:
+    head_lines, _, content = answer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head_lines.decode().split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in header_lines)
+    return status_line, headers, content
+
+
 def test_a_stalled_body_gets_a_408_at_its_deadline_and_nothing_is_applied(running):
     before = member_count(running)
-    with stalled_clients(running.port, 1) as (client,):
+    with stalled_clients(running.port, 1, running.api_key) as (client,):
         started = time.monotonic()
         answer = read_answer(client, timeout=10)
         waited = time.monotonic() - started
-    head_lines, _, content = answer.partition(b"\r\n\r\n")
-    status_line, *header_lines = head_lines.decode().split("\r\n")
+    status_line, headers, content = split_answer(answer)
     assert status_line == "HTTP/1.1 408 Request Timeout", answer
     assert json.loads(content)["code"] == "request_timeout"
+    assert "within 3 seconds" in json.loads(content)["message"]
+    assert headers["connection"] == "close"
     assert 2.5 < waited < 6
-
-    # The answer quotes an id, and the log line that records the drop has it.
-    headers = dict(line.lower().split(": ", 1) for line in header_lines)
-    request_id = headers["x-request-id"]
-    assert request_id.encode() in content
-    [line] = [x for x in running.read_log().splitlines() if request_id in x]
-    assert "did not arrive within 3s" in line
-    assert "from 127.0.0.1" in line
     assert member_count(running) == before
+
+    # Like every API call, it is in the request log, under the id it was
+    # answered with.
+    logged = running.membergate(
+        "manage", "shell", "--no-imports", "-c",
+        "from membergate.api.models import RequestLog;"
+        f"e = RequestLog.objects.get(request_id={headers['x-request-id']!r});"
+        "print(e.status_code, e.error_code, e.source_ip)",
+    ).stdout  # fmt: skip
+    assert logged.split() == ["408", "request_timeout", "127.0.0.1"]
+
+
+def test_a_stalled_page_form_gets_a_408_too(running):
+    with socket.create_connection(("127.0.0.1", running.port)) as client:
+        client.sendall(
+            b"POST /account/sign-in/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: 100\r\n\r\nemail=a"
+        )
+        status_line, headers, content = split_answer(read_answer(client, timeout=10))
+    assert status_line == "HTTP/1.1 408 Request Timeout"
+    assert headers["x-request-id"] in content.decode()
+    assert "did not arrive within 3 seconds" in content.decode()
 
 
 def test_a_body_that_keeps_coming_within_the_deadline_is_served(running):

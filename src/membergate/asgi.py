@@ -8,6 +8,11 @@ Here the body is read on the server's event loop, within a deadline, and
 only a request that has fully arrived goes to one of the request threads,
 which runs Django's WSGI handler and gives back the whole answer at once.
 
+A request whose body does not arrive within the deadline still goes to a
+thread, with an empty body and LATE_BODY set in its environ: Django then
+answers it 408 without reading anything, and the API records it in its
+request log like every other call.
+
 One hand-off to a thread and one back is all a request costs here.
 a2wsgi's general bridge, measured in its place, hands every part of the
 answer back separately and halved the rate of the cheapest requests; its
@@ -16,10 +21,7 @@ conversion of the ASGI scope into a WSGI environ is used as it is.
 
 import asyncio
 import io
-import json
-import logging
 import os
-import uuid
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -33,9 +35,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.wsgi import get_wsgi_application
 
 from membergate import conf
-from membergate.core.logs import current_request_id
-
-logger = logging.getLogger(__name__)
+from membergate.core.latebody import LATE_BODY
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -72,33 +72,10 @@ async def read_body(receive: Receive, limit: int) -> bytes:
             return bytes(body[: limit + 1])
 
 
-def client_address(scope: Scope) -> str:
-    client = scope.get("client")
-    return str(client[0]) if client else "-"
-
-
 async def send_answer(send: Send, answer: Answer) -> None:
     status, headers, content = answer
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": content})
-
-
-def timeout_answer(timeout: float, request_id: str) -> Answer:
-    content = json.dumps(
-        {
-            "code": "request_timeout",
-            "message": f"The request body did not arrive within {timeout:g} "
-            f"seconds. Send the request again. (request id {request_id})",
-            "data": {"status": 408},
-        }
-    ).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(content)).encode()),
-        (b"x-request-id", request_id.encode()),
-        (b"connection", b"close"),
-    ]
-    return 408, headers, content
 
 
 class ThreadedWSGI:
@@ -114,9 +91,17 @@ class ThreadedWSGI:
 
     async def __call__(self, scope: Scope, body: bytes, send: Send) -> None:
         environ: dict[str, Any] = dict(build_environ(scope, io.BytesIO(body)))  # type: ignore[arg-type]
+        late = LATE_BODY in scope
+        if late:
+            environ[LATE_BODY] = scope[LATE_BODY]
         loop = asyncio.get_running_loop()
-        answer = await loop.run_in_executor(self.executor, self.respond, environ)
-        await send_answer(send, answer)
+        status, headers, content = await loop.run_in_executor(
+            self.executor, self.respond, environ
+        )
+        if late:
+            # The rest of the body may still come: this connection is done.
+            headers.append((b"connection", b"close"))
+        await send_answer(send, (status, headers, content))
 
     def respond(self, environ: dict[str, Any]) -> Answer:
         started: list[Any] = []
@@ -168,28 +153,11 @@ class BodyFirst:
                 async with asyncio.timeout(self.timeout):
                     body = await read_body(receive, self.limit)
             except TimeoutError:
-                await self.refuse_late_body(scope, send)
-                return
+                scope = {**scope, LATE_BODY: self.timeout}
+                body = b""
             except ClientGone:
                 return
         await self.handler(scope, body, send)
-
-    async def refuse_late_body(self, scope: Scope, send: Send) -> None:
-        # Django never sees this request, so it is in no request log; this
-        # line, with the id the answer quotes, is its record.
-        request_id = uuid.uuid4().hex
-        token = current_request_id.set(request_id)
-        try:
-            logger.warning(
-                "dropped %s %s from %s: its body did not arrive within %gs",
-                scope.get("method"),
-                scope.get("path"),
-                client_address(scope),
-                self.timeout,
-            )
-        finally:
-            current_request_id.reset(token)
-        await send_answer(send, timeout_answer(self.timeout, request_id))
 
 
 def build_application(wsgi_application: WSGIApp, threads: int) -> BodyFirst:

@@ -55,6 +55,7 @@ if BENCH_ENDPOINTS:
 MIDDLEWARE = [
     "membergate.core.middleware.RequestIdMiddleware",
     "membergate.core.proxies.ClientAddressMiddleware",
+    "membergate.core.middleware.LateBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

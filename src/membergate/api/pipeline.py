@@ -38,6 +38,7 @@ from membergate.api.parsing import (
 )
 from membergate.api.requestlog import write_log
 from membergate.apikeys.models import ApiKey
+from membergate.core.latebody import late_body_message, late_body_seconds
 from membergate.core.middleware import get_request_id
 from membergate.members.models import Member
 from membergate.members.services import Actor
@@ -360,6 +361,8 @@ def _read_body(request: HttpRequest) -> bytes | None:
     A declared length over the limit is refused before anything is read.
     A body without a length (chunked) is read up to one byte past it.
     """
+    if (seconds := late_body_seconds(request)) is not None:
+        raise ApiError(408, "request_timeout", late_body_message(seconds))
     declared = request.META.get("CONTENT_LENGTH", "")
     try:
         if declared and declared.strip().isdigit():

@@ -6,9 +6,10 @@ import time
 import uuid
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from membergate.core import metrics
+from membergate.core.latebody import late_body_message, late_body_seconds
 from membergate.core.logs import current_request_id
 
 logger = logging.getLogger("membergate.requests")
@@ -22,6 +23,11 @@ _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 def get_request_id(request: HttpRequest) -> str:
     """Return the id RequestIdMiddleware gave this request ("" outside one)."""
     return str(getattr(request, "request_id", ""))
+
+
+def is_api_path(path: str) -> bool:
+    """Under either base URL of the API, where answers are JSON."""
+    return path.startswith(("/api/", "/wp-json/"))
 
 
 def _action(request: HttpRequest) -> str:
@@ -94,3 +100,24 @@ def loggable_path(request: HttpRequest) -> str:
     if token:
         return request.path.replace(f"/{token}/", "/[token]/")
     return request.path
+
+
+class LateBodyMiddleware:
+    """Answer 408 to a page request whose body missed its deadline.
+
+    Placed after the request id and client address are known; API calls go
+    on to the API, which answers them and records them in its request log.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        seconds = late_body_seconds(request)
+        if seconds is None or is_api_path(request.path):
+            return self.get_response(request)
+        return HttpResponse(
+            f"{late_body_message(seconds)} (request id {get_request_id(request)})",
+            status=408,
+            content_type="text/plain; charset=utf-8",
+        )

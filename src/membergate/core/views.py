@@ -8,7 +8,7 @@ from django.views.decorators.http import require_safe
 
 from membergate.core import metrics
 from membergate.core.health import check_readiness
-from membergate.core.middleware import get_request_id
+from membergate.core.middleware import get_request_id, is_api_path
 
 
 @require_safe
@@ -64,7 +64,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
         "Something went wrong on the server. If you report it, "
         f"quote this id: {request_id}"
     )
-    if request.path.startswith(("/api/", "/wp-json/")):
+    if is_api_path(request.path):
         return JsonResponse(
             {
                 "code": "internal_error",
