@@ -64,6 +64,17 @@ def test_a_second_start_prints_no_credentials(service):
     assert service.output.count("admin password") == 1
 
 
+def test_listening_on_every_address_without_a_base_url_warns(service):
+    del service.env["MEMBERGATE_BASE_URL"]
+    service.start("--host", "0.0.0.0")  # noqa: S104
+    assert "MEMBERGATE_BASE_URL is not set" in service.read_log()
+    assert f"starting at http://localhost:{service.port}/" in service.output
+    service.stop()
+
+    service.start()  # on 127.0.0.1, the links are what the operator chose
+    assert "MEMBERGATE_BASE_URL is not set" not in service.read_log()
+
+
 def test_health_answers_while_the_database_works(service):
     service.start()
     answer = httpx.get(f"{service.base_url}/health")

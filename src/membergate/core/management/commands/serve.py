@@ -89,6 +89,12 @@ class Command(BaseCommand):
             if ":" in shown_host:
                 shown_host = f"[{shown_host}]"
             env["MEMBERGATE_BASE_URL"] = f"http://{shown_host}:{port}"
+            if wildcard:
+                self.stderr.write(
+                    "MEMBERGATE_BASE_URL is not set: emails will link to "
+                    f"{env['MEMBERGATE_BASE_URL']}, which only this machine "
+                    "reaches. Set it to the address members and senders use."
+                )
         base_url = env["MEMBERGATE_BASE_URL"].rstrip("/")
         env["PROMETHEUS_MULTIPROC_DIR"] = str(self.fresh_metrics_dir(port))
         self.announce(base_url, first_run)
