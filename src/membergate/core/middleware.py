@@ -92,14 +92,19 @@ class RequestIdMiddleware:
 def loggable_path(request: HttpRequest) -> str:
     """The request's path as it may be logged: without secrets.
 
-    The path never holds the query string, where an API key may be; a
-    token in the path itself (the emailed set-password link's) is masked.
+    The path never holds the query string, where an API key may be; the
+    token of the emailed set-password link is masked wherever the link
+    lands: on its page, on the redirect that adds a missing slash, or on a
+    404 when a mail client appended something. Django's own next step,
+    ``/set-password/<uid>/set-password/``, holds no secret and is kept.
     """
-    match = request.resolver_match
-    token = match.kwargs.get("token") if match is not None else None
-    if token:
-        return request.path.replace(f"/{token}/", "/[token]/")
-    return request.path
+    return _SET_PASSWORD_TOKEN.sub(r"\1[token]", request.path)
+
+
+# /account/set-password/<uidb64>/<token>[/anything]: the segment after the uid.
+_SET_PASSWORD_TOKEN = re.compile(
+    r"^(/account/set-password/[^/]+/)(?!set-password(?:/|$))[^/]+"
+)
 
 
 class LateBodyMiddleware:
