@@ -177,10 +177,23 @@ def test_broken_json_is_invalid_json(body):
         ("", FORM, b"email=a@example.com&first_name=J%FCrgen"),
         ("", FORM, b"email=a@example.com&first_name=J\xfcrgen"),
         ("email=a@example.com&first_name=%ff%fe", "", b""),
+        (
+            "",
+            MULTIPART_CONTENT,
+            encode_multipart(
+                BOUNDARY, {"email": "a@example.com", "first_name": "Ü"}
+            ).replace("Ü".encode(), "Ü".encode("latin-1")),
+        ),
     ],
 )
 def test_text_that_is_not_utf_8_is_refused_not_garbled(query, content_type, body):
     assert refusal(query, content_type, body) == ("invalid_body", None)
+
+
+def test_a_replacement_character_sent_as_utf_8_is_kept():
+    fields = {"email": "a@example.com", "first_name": "J\ufffdrgen"}
+    body = encode_multipart(BOUNDARY, fields)
+    assert command("", MULTIPART_CONTENT, body).first_name == "J\ufffdrgen"
 
 
 def test_percent_escaped_utf_8_is_read():

@@ -38,6 +38,9 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _DIGITS = re.compile(r"[0-9]+")
 # `memberships[]` and `memberships[0]` name the same field as `memberships`.
+# What a decoder puts for bytes that are not UTF-8, and its own UTF-8 bytes.
+_REPLACEMENT = "\ufffd"
+_REPLACEMENT_BYTES = _REPLACEMENT.encode()
 _BRACKETED = re.compile(r"^([^\[\]]+)\[[0-9]*\]$")
 
 type Value = str | int | float | bool | list[object] | dict[str, object] | None
@@ -262,7 +265,18 @@ def _parse_multipart(content_type: str, body: bytes) -> list[tuple[str, str]]:
         raise ParseError(
             "invalid_body", "The multipart form body is malformed."
         ) from None
-    return [(name, value) for name, values in data.lists() for value in values]
+    fields = [(name, value) for name, values in data.lists() for value in values]
+    # Django decodes each part with replacement characters; one that was not
+    # in the body itself stands for bytes that are not UTF-8.
+    if _REPLACEMENT_BYTES not in body and any(
+        _REPLACEMENT in name or _REPLACEMENT in value for name, value in fields
+    ):
+        raise ParseError(
+            "invalid_body",
+            "The multipart form body's fields are not UTF-8 text. "
+            "Send the text as UTF-8.",
+        )
+    return fields
 
 
 # -- the fields ---------------------------------------------------------------
