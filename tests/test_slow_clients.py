@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 REQUEST_HEAD = (
     "POST /api/v1/members HTTP/1.1\r\n"
     "Host: 127.0.0.1\r\n"
-    "X-API-Key: {key}\r\n"
+    "{key}"
     "Content-Type: application/json\r\n"
     "Connection: close\r\n"
     "{length}"
@@ -28,16 +28,18 @@ REQUEST_HEAD = (
 )
 
 
-def head(key: str, length: int | None) -> bytes:
+def head(key: str | None, length: int | None) -> bytes:
+    """A request head; without a key header when `key` is None."""
     declared = "Transfer-Encoding: chunked\r\n" if length is None else ""
     if length is not None:
         declared = f"Content-Length: {length}\r\n"
-    return REQUEST_HEAD.format(key=key, length=declared).encode()
+    key_header = "" if key is None else f"X-API-Key: {key}\r\n"
+    return REQUEST_HEAD.format(key=key_header, length=declared).encode()
 
 
 @contextmanager
 def stalled_clients(
-    port: int, count: int, key: str = "mg_any"
+    port: int, count: int, key: str | None = "mg_any"
 ) -> Iterator[list[socket.socket]]:
     """Clients that declare a body, send a few bytes of it and go quiet."""
     with ExitStack() as stack:
@@ -119,6 +121,15 @@ def test_a_stalled_body_gets_a_408_at_its_deadline_and_nothing_is_applied(runnin
         "print(e.status_code, e.error_code, e.source_ip)",
     ).stdout  # fmt: skip
     assert logged.split() == ["408", "request_timeout", "127.0.0.1"]
+
+
+def test_a_stalled_body_that_would_carry_the_key_is_a_408_not_a_failed_sign_in(
+    running,
+):
+    with stalled_clients(running.port, 1, key=None) as (client,):
+        status_line, _, content = split_answer(read_answer(client, timeout=10))
+    assert status_line == "HTTP/1.1 408 Request Timeout"
+    assert json.loads(content)["code"] == "request_timeout"
 
 
 def test_a_stalled_page_form_gets_a_408_too(running):

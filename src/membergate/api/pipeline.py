@@ -131,6 +131,12 @@ class Call:
         except ParseError as error:
             raise _bad_input(error) from None
 
+    def late_body(self) -> ApiError | None:
+        """The 408 refusal when the body was read and missed its deadline."""
+        if self._refusal is not None and self._refusal.answer.status == 408:
+            return self._refusal
+        return None
+
     def parsed_fields(self) -> Fields:
         """The fields if they could be read, else none (for the log)."""
         try:
@@ -215,6 +221,10 @@ def _decide(call: Call, actor: Actor, *, resent: bool) -> Answer:
 def _check_key(call: Call, actor: Actor) -> None:
     key = actor.api_key
     if key is None:
+        if not call.secret and (late := call.late_body()) is not None:
+            # The key may be among the fields that never came: a slow
+            # network, not a failed sign-in to count against the address.
+            raise late
         verdict = ratelimit.hit(
             f"auth:{call.source_ip}",
             settings.API_AUTH_FAILURE_LIMIT,
