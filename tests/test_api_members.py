@@ -271,17 +271,17 @@ def test_a_dry_run_on_an_existing_member_says_what_would_change(
 
 
 def test_a_membership_archived_while_a_request_runs_is_refused(
-    api, member, gold, monkeypatch
+    api, member, gold, silver, monkeypatch
 ):
     """Read as grantable, archived before the grant: the database refuses."""
-    read_before = Membership.objects.get(pk=gold.pk)
+    read_before = list(Membership.objects.filter(pk__in=[silver.pk, gold.pk]))
     Membership.objects.filter(pk=gold.pk).update(archived_at=timezone.now())
-    monkeypatch.setattr(actions, "resolve_memberships", lambda ids: [read_before])
+    monkeypatch.setattr(actions, "resolve_memberships", lambda ids: read_before)
     before = snapshot()
 
     answer = api.post(
         "/members/add-membership",
-        json={"email": member.email, "membership_id": gold.pk},
+        json={"email": member.email, "membership_id": [silver.pk, gold.pk]},
     )
 
     body = assert_error(answer, 400, "unknown_membership")

@@ -175,8 +175,8 @@ def _insert_grants(grants: list[Grant]) -> None:
     The memberships were read before, so one may have been archived since
     (on PostgreSQL, by a site owner at this very moment); the database's
     trigger refuses the grant, and the caller gets the same error as for any
-    archived membership. SQLite's message cannot name the id: then every
-    membership of the insert is named.
+    archived membership. SQLite's message cannot name the id, but SQLite
+    keeps the transaction usable: the archived ones are read back.
     """
     try:
         rows.insert_all(grants)
@@ -187,7 +187,13 @@ def _insert_grants(grants: list[Grant]) -> None:
         if refusal.group(2):
             ids = [int(refusal.group(2))]
         else:
-            ids = [g.membership_id for g in grants]
+            ids = list(
+                Membership.objects.filter(
+                    pk__in=[g.membership_id for g in grants], archived_at__isnull=False
+                )
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
         raise UnknownMemberships(ids, ids) from error
 
 
