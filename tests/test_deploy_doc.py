@@ -31,6 +31,12 @@ def doc_files() -> dict[str, str]:
     return dict(blocks)
 
 
+def doc_install_command() -> list[str]:
+    """The guide's upgrade line that installs Membergate, without `uv`."""
+    (line,) = re.findall(r"^uv sync .*$", DOC.read_text(), re.MULTILINE)
+    return shlex.split(line, comments=True)[1:]
+
+
 def tool(name: str) -> str:
     path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
     if path is None:
@@ -159,12 +165,14 @@ def test_the_installed_units_serve_behind_the_proxy_as_documented(tmp_path):
     # was made from.
     python = getattr(sys, "_base_executable", sys.executable)
     installed = subprocess.run(
-        [python, "-m", "uv", "sync", "--locked", "--no-dev",
-         "--no-editable", "--quiet"],
+        [python, "-m", "uv", *doc_install_command(), "--quiet"],
         cwd=DOC.parent.parent,
         env={**os.environ, "UV_PROJECT_ENVIRONMENT": str(prefix)},
-        capture_output=True, text=True, check=False, timeout=600,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
     assert installed.returncode == 0, installed.stderr
     # The code of this tree, never a wheel cached from an earlier one.
     tree = DOC.parent.parent / "src" / "membergate"
