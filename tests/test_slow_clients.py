@@ -141,6 +141,7 @@ def test_a_stalled_page_form_gets_a_408_too(running):
         )
         status_line, headers, content = split_answer(read_answer(client, timeout=10))
     assert status_line == "HTTP/1.1 408 Request Timeout"
+    assert headers["x-content-type-options"] == "nosniff"
     assert headers["x-request-id"] in content.decode()
     assert "did not arrive within 3 seconds" in content.decode()
 

@@ -55,9 +55,9 @@ if BENCH_ENDPOINTS:
 MIDDLEWARE = [
     "membergate.core.middleware.RequestIdMiddleware",
     "membergate.core.proxies.ClientAddressMiddleware",
-    "membergate.core.middleware.LateBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "membergate.core.middleware.LateBodyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

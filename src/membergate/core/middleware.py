@@ -110,8 +110,9 @@ _SET_PASSWORD_TOKEN = re.compile(
 class LateBodyMiddleware:
     """Answer 408 to a page request whose body missed its deadline.
 
-    Placed after the request id and client address are known; API calls go
-    on to the API, which answers them and records them in its request log.
+    Placed after the request id and client address are known and after the
+    security headers' middleware, so the 408 carries them; API calls go on
+    to the API, which answers them and records them in its request log.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]):

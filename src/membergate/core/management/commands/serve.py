@@ -90,10 +90,11 @@ class Command(BaseCommand):
                 shown_host = f"[{shown_host}]"
             env["MEMBERGATE_BASE_URL"] = f"http://{shown_host}:{port}"
             if wildcard:
-                self.stderr.write(
-                    "MEMBERGATE_BASE_URL is not set: emails will link to "
-                    f"{env['MEMBERGATE_BASE_URL']}, which only this machine "
-                    "reaches. Set it to the address members and senders use."
+                logger.warning(
+                    "MEMBERGATE_BASE_URL is not set: emails will link to %s, "
+                    "which only this machine reaches. Set it to the address "
+                    "members and senders use.",
+                    env["MEMBERGATE_BASE_URL"],
                 )
         base_url = env["MEMBERGATE_BASE_URL"].rstrip("/")
         env["PROMETHEUS_MULTIPROC_DIR"] = str(self.fresh_metrics_dir(port))
