@@ -34,14 +34,15 @@ from membergate.members.services import (
 )
 
 
-def _resolve(ids: tuple[int, ...]) -> list[Membership]:
+def _resolve(command: Command) -> list[Membership]:
     try:
-        return resolve_memberships(ids)
+        return resolve_memberships(command.membership_ids)
     except UnknownMemberships as unknown:
-        raise _unknown(unknown) from None
+        raise _unknown(unknown, command) from None
 
 
 def _grant(
+    command: Command,
     member: Member,
     memberships: list[Membership],
     actor: Actor,
@@ -53,10 +54,10 @@ def _grant(
     try:
         return grant_memberships(member, memberships, actor, now, new_member=new_member)
     except UnknownMemberships as unknown:
-        raise _unknown(unknown) from None
+        raise _unknown(unknown, command) from None
 
 
-def _unknown(unknown: UnknownMemberships) -> ApiError:
+def _unknown(unknown: UnknownMemberships, command: Command) -> ApiError:
     missing = [i for i in unknown.ids if i not in unknown.archived]
     archived = unknown.archived
     reasons = []
@@ -79,7 +80,7 @@ def _unknown(unknown: UnknownMemberships) -> ApiError:
         400,
         "unknown_membership",
         f"{message[0].upper()}{message[1:]}. Nothing was changed.",
-        field="memberships",
+        field=command.memberships_field,
         ids=unknown.ids,
     )
 
@@ -130,12 +131,12 @@ def _changed(
 
 
 def create_member(command: Command, actor: Actor) -> Answer:
-    memberships = _resolve(command.membership_ids)
+    memberships = _resolve(command)
     member, created = upsert_member(
         command.email, command.first_name, command.last_name
     )
     now = timezone.now()
-    added = _grant(member, memberships, actor, now, new_member=created)
+    added = _grant(command, member, memberships, actor, now, new_member=created)
     notify = created and command.notify
     if notify and not command.dry_run:
         enqueue_welcome_email(member)
@@ -170,9 +171,9 @@ def _granted(
 
 
 def add_membership(command: Command, actor: Actor) -> Answer:
-    memberships = _resolve(command.membership_ids)
+    memberships = _resolve(command)
     member = _locked_member(command.email)
-    added = _grant(member, memberships, actor)
+    added = _grant(command, member, memberships, actor)
     return _changed(
         member,
         created=False,
@@ -184,7 +185,7 @@ def add_membership(command: Command, actor: Actor) -> Answer:
 
 
 def remove_membership(command: Command, actor: Actor) -> Answer:
-    memberships = _resolve(command.membership_ids)
+    memberships = _resolve(command)
     member = _locked_member(command.email)
     removed = revoke_memberships(member, memberships, actor)
     return _changed(

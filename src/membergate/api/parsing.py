@@ -74,6 +74,8 @@ class Command:
     last_name: str = ""
     notify: bool = False
     membership_ids: tuple[int, ...] = ()
+    # The field the ids were given in, named back in an error about them.
+    memberships_field: str = "memberships"
     dry_run: bool = False
 
 
@@ -121,6 +123,11 @@ def parse_command(fields: Fields, *, needs_memberships: bool) -> Command:
         last_name=_parse_name(fields, "last_name"),
         notify=_parse_flag(fields, "notify", "invalid_notify"),
         membership_ids=ids,
+        memberships_field=(
+            "membership_id"
+            if fields.get("membership_id") and not fields.get("memberships")
+            else "memberships"
+        ),
         dry_run=_parse_flag(fields, "dry_run", "invalid_dry_run"),
     )
 
