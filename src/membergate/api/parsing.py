@@ -37,10 +37,10 @@ MAX_FIELDS = 1000
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _DIGITS = re.compile(r"[0-9]+")
-# `memberships[]` and `memberships[0]` name the same field as `memberships`.
 # What a decoder puts for bytes that are not UTF-8, and its own UTF-8 bytes.
 _REPLACEMENT = "\ufffd"
 _REPLACEMENT_BYTES = _REPLACEMENT.encode()
+# `memberships[]` and `memberships[0]` name the same field as `memberships`.
 _BRACKETED = re.compile(r"^([^\[\]]+)\[[0-9]*\]$")
 
 type Value = str | int | float | bool | list[object] | dict[str, object] | None
